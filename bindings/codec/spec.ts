@@ -1,0 +1,89 @@
+// Codec names, parameters and the per-site context both encoder and decoder hold (docs/wire-format.md §2, §4).
+import { CodecId, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES, maxExceptions } from './wire.js';
+
+export interface CodecSpec {
+  codec: CodecId; bits: number; groupSize: number; symmetric: boolean;
+  outlierF16: boolean;     // outlier values as f16 instead of bf16
+  indicesOnWire: boolean;  // send outlier indices instead of relying on calibration
+}
+
+export interface CodecContext {
+  spec: CodecSpec; features: number; flags: number;
+  outliers: Uint32Array;     // sorted ascending feature indices sent in 16-bit
+  isOutlier: Uint8Array;     // [features] 1 where outlier
+  scale: Float32Array; min: Float32Array; inv: Float32Array;  // [coded] static params (static codecs)
+}
+
+const INT_BITS = [2, 3, 4, 5, 6, 8];
+const GROUPS = [16, 32, 64, 128];
+
+/**
+ * Names: f32 | bf16 | f16 | int<b>-g<G>[-sym] | int<b>-static | outlier-int<b>-static | outlier-int<b>-g<G>[-sym]
+ * with optional suffixes -f16 (outlier values in f16) and -idx (outlier indices on the wire).
+ */
+export function parseCodec(name: string): CodecSpec {
+  const base = { bits: 0, groupSize: 0, symmetric: false, outlierF16: false, indicesOnWire: false };
+  if (name === 'f32') return { ...base, codec: CodecId.F32, bits: 32 };
+  if (name === 'bf16') return { ...base, codec: CodecId.BF16, bits: 16 };
+  if (name === 'f16') return { ...base, codec: CodecId.F16, bits: 16 };
+  const m = /^(outlier-)?int(\d)-(static|g(\d+))((?:-sym|-f16|-idx)*)$/.exec(name);
+  if (!m) throw new Error(`unknown codec "${name}" (try f32, bf16, f16, int4-g32, int4-g32-sym, int4-static, outlier-int4-static, outlier-int4-g32)`);
+  const bits = Number(m[2]);
+  if (!INT_BITS.includes(bits)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
+  const outlier = m[1] !== undefined, isStatic = m[3] === 'static', mods = m[5];
+  const groupSize = isStatic ? 0 : Number(m[4]);
+  if (!isStatic && !GROUPS.includes(groupSize)) throw new Error(`codec "${name}": group size must be one of ${GROUPS.join(', ')}`);
+  if (isStatic && mods.includes('-sym')) throw new Error(`codec "${name}": static codecs take their range from calibration; -sym does not apply`);
+  const codec = outlier ? (isStatic ? CodecId.OutlierStatic : CodecId.OutlierGroup) : (isStatic ? CodecId.IntStatic : CodecId.IntGroup);
+  return { codec, bits, groupSize, symmetric: mods.includes('-sym'), outlierF16: mods.includes('-f16'), indicesOnWire: mods.includes('-idx') };
+}
+
+export const isStatic = (s: CodecSpec): boolean => s.codec === CodecId.IntStatic || s.codec === CodecId.OutlierStatic;
+export const hasOutliers = (s: CodecSpec): boolean => s.codec === CodecId.OutlierStatic || s.codec === CodecId.OutlierGroup;
+export const isFloat = (s: CodecSpec): boolean => s.codec <= CodecId.F16;
+
+export function flagsOf(s: CodecSpec): number {
+  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
+    (hasOutliers(s) && s.outlierF16 ? FLAG_OUTLIER_F16 : 0);
+}
+
+export interface ContextOptions { outliers?: ArrayLike<number>; scale?: ArrayLike<number>; min?: ArrayLike<number> }
+
+export function makeContext(spec: CodecSpec, features: number, opts: ContextOptions = {}): CodecContext {
+  if (!Number.isInteger(features) || features < 1) throw new Error(`features must be a positive integer, got ${features}`);
+  const outliers = Uint32Array.from(hasOutliers(spec) ? opts.outliers ?? [] : []);
+  const isOutlier = new Uint8Array(features);
+  for (let i = 0; i < outliers.length; i++) {
+    if (outliers[i] >= features || (i > 0 && outliers[i] <= outliers[i - 1]))
+      throw new Error('outlier indices must be strictly ascending and < features');
+    isOutlier[outliers[i]] = 1;
+  }
+  const coded = spec.codec === CodecId.OutlierStatic ? features - outliers.length : features;
+  let scale = new Float32Array(0), min = new Float32Array(0), inv = new Float32Array(0);
+  if (isStatic(spec)) {
+    if (!opts.scale || !opts.min || opts.scale.length !== coded || opts.min.length !== coded)
+      throw new Error(`static codec needs calibrated scale and min for ${coded} coded features`);
+    scale = Float32Array.from(opts.scale); min = Float32Array.from(opts.min);
+    inv = scale.map((s) => Math.fround(1 / s));
+  }
+  return { spec, features, flags: flagsOf(spec), outliers, isOutlier, scale, min, inv };
+}
+
+/** Static parameters from a calibrated range [lo, hi] per coded feature (asymmetric, as the paper). */
+export function staticParamsFromRange(lo: ArrayLike<number>, hi: ArrayLike<number>, bits: number): { scale: Float32Array; min: Float32Array } {
+  const qmax = 2 ** bits - 1;
+  const scale = new Float32Array(lo.length), min = new Float32Array(lo.length);
+  for (let j = 0; j < lo.length; j++) {
+    const a = Math.min(lo[j], 0), b = Math.max(hi[j], 0); // keep 0 representable-ish and the range non-empty
+    min[j] = a;
+    scale[j] = Math.max((b - a) / qmax, 1e-30);
+  }
+  return { scale, min };
+}
+
+/** Largest block encode can produce for `tokens` rows: the f32 fallback of §6 bounds every codec. */
+export function maxEncodedBytes(ctx: CodecContext, tokens: number): number {
+  const n = tokens * ctx.features;
+  const l = layoutOf({ codec: ctx.spec.codec, bits: ctx.spec.bits, flags: ctx.flags, groupSize: ctx.spec.groupSize, tokens, features: ctx.features, outliers: ctx.outliers.length });
+  return Math.max(HEADER_BYTES + 4 * n, l.excOff + 8 * maxExceptions(n));
+}

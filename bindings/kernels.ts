@@ -1,0 +1,76 @@
+// Loads the AssemblyScript kernels: picks the relaxed-SIMD build where the runtime validates it, else plain SIMD.
+// Works in Node, Deno and browsers (bytes from the file system or fetch); the caller supplies the shared memory.
+
+export interface KernelExports {
+  encode(ctx: number, src: number, tokens: number, dst: number, dstCap: number, scratch: number, scratchCap: number): number;
+  decode(ctx: number, src: number, srcLen: number, dst: number, dstCap: number, acc: number, scratch: number, scratchCap: number): number;
+  scratchBytes(features: number): number;
+  heapBase(): number;
+  [name: string]: unknown;
+}
+
+// (module (func (result v128) v128.const 0 ×3, f32x4.relaxed_madd)): validates only where relaxed SIMD exists.
+const V128_CONST_ZERO = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+const PROBE_BODY = [0, ...V128_CONST_ZERO, ...V128_CONST_ZERO, ...V128_CONST_ZERO, 0xfd, 0x85, 0x02, 0x0b];
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,     // magic, version
+  1, 5, 1, 0x60, 0, 1, 0x7b,              // type section: () -> v128
+  3, 2, 1, 0,                             // function section
+  10, PROBE_BODY.length + 2, 1, PROBE_BODY.length, ...PROBE_BODY,
+]);
+
+export function hasRelaxedSimd(): boolean {
+  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
+}
+
+export type KernelFlavor = 'simd' | 'relaxed';
+
+const moduleCache = new Map<KernelFlavor, WebAssembly.Module>();
+
+async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer>> {
+  if (url.protocol === 'file:') {
+    const fs = await import('node:fs/promises'); // Node and Deno both provide node:fs
+    return new Uint8Array(await fs.readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`could not fetch kernels from ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export function kernelUrl(flavor: KernelFlavor): URL {
+  // bindings/kernels.ts (source) and dist/bindings/kernels.js (package) sit at different depths.
+  const root = import.meta.url.includes('/dist/bindings/') ? '../../' : '../';
+  return new URL(`${root}build/lowbit-${flavor}.wasm`, import.meta.url);
+}
+
+/** Compile (once per flavor) the kernel module. Defaults to relaxed where the runtime supports it. */
+export async function loadKernelModule(flavor: KernelFlavor = hasRelaxedSimd() ? 'relaxed' : 'simd'): Promise<WebAssembly.Module> {
+  let mod = moduleCache.get(flavor);
+  if (!mod) {
+    const url = kernelUrl(flavor);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try { bytes = await readBytes(url); } catch (e) {
+      throw new Error(`kernel file ${url} is missing: run "npm run build" first (${(e as Error).message})`);
+    }
+    mod = await WebAssembly.compile(bytes);
+    moduleCache.set(flavor, mod);
+  }
+  return mod;
+}
+
+export function instantiateKernels(mod: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
+  const inst = new WebAssembly.Instance(mod, {
+    env: {
+      memory,
+      abort: (_m: number, _f: number, line: number, col: number) => { throw new Error(`kernel abort at ${line}:${col}`); },
+    },
+  });
+  return inst.exports as unknown as KernelExports;
+}
+
+/** A shared memory of `bytes` (rounded up to 64 KiB pages), fixed size: growth would strand old views. */
+export function sharedMemory(bytes: number): WebAssembly.Memory {
+  const pages = Math.ceil(bytes / 65536);
+  if (pages > 65536) throw new Error(`memory plan needs ${bytes} bytes, over the 4 GiB of wasm32`);
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
