@@ -1,11 +1,11 @@
 // SIMD codec kernel, encode side: f32 block → bytes per docs/wire-format.md, in linear memory.
 // No allocation: TypeScript lays out the context block, buffers and scratch and passes pointers.
 import {
-  bf16Down, bf16Lanes, bf16Scalar, bf16Up, codeLanes, codeScalar, f16Lanes, f16Scalar, fromBf16, narrowCodes,
-  pack16, packScalar,
+  bf16Down, bf16Lanes, bf16Scalar, bf16Up, codeBias, codeLanes, codeScalar, f16Lanes, f16Scalar, fromBf16,
+  invScale, narrowCodes, pack16, packScalar, storeNibbles32,
 } from './codec_lanes';
 import {
-  coded, codeOff, countNonFinite, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_INV_PTR, CX_ISOUT_PTR,
+  coded, codeOff, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_INV_PTR, CX_ISOUT_PTR,
   CX_MIN_PTR, CX_OUTLIER_PTR, CX_OUTLIERS, E_CAP, excOff, F16, F32, groups, HEADER, IDX_ON_WIRE, idxOff, INT_GROUP, INT_STATIC,
   isNonFinite, layout, minOff, OUT_F16, OUT_GROUP, OUT_STATIC, rowBytes, scaleOff, scratchBytes, SYM, valOff, writeHeader,
 } from './codec_layout';
@@ -19,18 +19,13 @@ export function encode(ctx: usize, src: usize, tokens: i32, dst: usize, dstCap: 
   if (scratchCap < scratchBytes(F)) return E_CAP;
   const n = tokens * F;
   if (codec <= F16) return encodeFloat(codec, src, tokens, F, dst, dstCap);
-  let X = countNonFinite(src, n);
-  if (X > 0) for (let t = 0; t < tokens; t++) for (let i = 0; i < O; i++)
-    if (isNonFinite(load<f32>(src + ((<usize>t * F + load<u32>(oPtr + (<usize>i << 2))) << 2)))) X--;
-  if (X > n / 64) return encodeFloat(F32, src, tokens, F, dst, dstCap);
   layout(codec, bits, flags, G, tokens, F, O);
-  const total = excOff + <i64>X * 8;
-  if (total > <i64>dstCap) return E_CAP;
-  writeHeader(dst, codec, bits, flags, G, tokens, F, O, X, <i32>total);
+  if (excOff > <i64>dstCap) return E_CAP;
   if ((flags & IDX_ON_WIRE) != 0) memory.copy(dst + <usize>idxOff, oPtr, O << 2);
   const work = scratch, tmp = scratch + <usize>(scratchBytes(F) - 16);
   const to16F16 = (flags & OUT_F16) != 0;
-  let exc = dst + <usize>excOff;
+  const maxX = n / 64;
+  let X = 0;
   for (let t = 0; t < tokens; t++) {
     const row = src + (<usize>(t * F) << 2);
     for (let i = 0; i < O; i++) {
@@ -38,18 +33,7 @@ export function encode(ctx: usize, src: usize, tokens: i32, dst: usize, dstCap: 
       store<u16>(dst + <usize>valOff + (<usize>(t * O + i) << 1), <u16>(to16F16 ? f16Scalar(x) : bf16Scalar(x)));
     }
     let w = row;
-    if (X > 0 && countNonFinite(row, F) > 0) {
-      // Slow path, as the reference: exceptions are recorded and coded as 0 (§6).
-      let j = 0;
-      for (let f = 0; f < F; f++) {
-        if (load<u8>(isOut + f) != 0) { if (codec == OUT_GROUP) store<f32>(work + (<usize>(j++) << 2), 0); continue; }
-        const x = load<f32>(row + (<usize>f << 2));
-        if (isNonFinite(x)) {
-          store<u32>(exc, t * F + f); store<f32>(exc + 4, x); exc += 8; store<f32>(work + (<usize>(j++) << 2), 0);
-        } else store<f32>(work + (<usize>(j++) << 2), x);
-      }
-      w = work;
-    } else if (codec == OUT_STATIC) {
+    if (codec == OUT_STATIC) {
       // Compact: copy the runs between outliers.
       let f = 0, j = 0;
       for (let i = 0; i < O; i++) {
@@ -65,31 +49,57 @@ export function encode(ctx: usize, src: usize, tokens: i32, dst: usize, dstCap: 
       w = work;
     }
     const codes = dst + <usize>(codeOff + <i64>t * rowBytes);
-    if (codec == INT_STATIC || codec == OUT_STATIC)
-      encodeStatic(w, coded, bits, codes, load<usize>(ctx + CX_MIN_PTR), load<usize>(ctx + CX_INV_PTR), tmp);
-    else
-      encodeGroups(w, coded, bits, G, (flags & SYM) != 0, codes,
-        dst + <usize>(scaleOff + <i64>t * groups * 2), dst + <usize>(minOff + <i64>t * groups * 2), tmp);
+    const scales = dst + <usize>(scaleOff + <i64>t * groups * 2), mins = dst + <usize>(minOff + <i64>t * groups * 2);
+    if (encodeRow(codec, w, bits, G, flags, codes, scales, mins, ctx, tmp)) continue;
+    // A non-finite value in this row: rebuild it as the reference does, listing exceptions coded as 0 (§6).
+    let j = 0;
+    for (let f = 0; f < F; f++) {
+      if (load<u8>(isOut + f) != 0) { if (codec == OUT_GROUP) store<f32>(work + (<usize>(j++) << 2), 0); continue; }
+      const x = load<f32>(row + (<usize>f << 2));
+      if (isNonFinite(x)) {
+        if (++X > maxX) return encodeFloat(F32, src, tokens, F, dst, dstCap);
+        if (excOff + <i64>X * 8 > <i64>dstCap) return E_CAP;
+        const e = dst + <usize>excOff + (<usize>(X - 1) << 3);
+        store<u32>(e, t * F + f); store<f32>(e + 4, x);
+        store<f32>(work + (<usize>(j++) << 2), 0);
+      } else store<f32>(work + (<usize>(j++) << 2), x);
+    }
+    encodeRow(codec, work, bits, G, flags, codes, scales, mins, ctx, tmp);
   }
-  return <i32>total;
+  const total = <i32>(excOff + <i64>X * 8);
+  writeHeader(dst, codec, bits, flags, G, tokens, F, O, X, total);
+  return total;
 }
 
-function encodeStatic(w: usize, C: i32, bits: i32, codes: usize, minP: usize, invP: usize, tmp: usize): void {
-  const qmax = (1 << bits) - 1, lo = i32x4.splat(0), hi = i32x4.splat(qmax);
-  let j = 0;
+/** Code one work row; false (row unfinished) if it holds a NaN or ±Inf. */
+function encodeRow(codec: i32, w: usize, bits: i32, G: i32, flags: i32, codes: usize, scales: usize, mins: usize, ctx: usize, tmp: usize): bool {
+  if (codec == INT_STATIC || codec == OUT_STATIC)
+    return encodeStatic(w, coded, bits, codes, load<usize>(ctx + CX_MIN_PTR), load<usize>(ctx + CX_INV_PTR), tmp);
+  return encodeGroups(w, coded, bits, G, (flags & SYM) != 0, codes, scales, mins, tmp);
+}
+
+function encodeStatic(w: usize, C: i32, bits: i32, codes: usize, minP: usize, invP: usize, tmp: usize): bool {
+  const qmax = (1 << bits) - 1, lo = f32x4.splat(0), hi = f32x4.splat(<f32>qmax), bias = codeBias(0);
+  let bad = i32x4.splat(0), j = 0;
   for (; j + 16 <= C; j += 16) {
     const o = <usize>j << 2;
-    const q0 = codeLanes(f32x4.mul(f32x4.sub(v128.load(w + o), v128.load(minP + o)), v128.load(invP + o)), lo, hi);
-    const q1 = codeLanes(f32x4.mul(f32x4.sub(v128.load(w + o, 16), v128.load(minP + o, 16)), v128.load(invP + o, 16)), lo, hi);
-    const q2 = codeLanes(f32x4.mul(f32x4.sub(v128.load(w + o, 32), v128.load(minP + o, 32)), v128.load(invP + o, 32)), lo, hi);
-    const q3 = codeLanes(f32x4.mul(f32x4.sub(v128.load(w + o, 48), v128.load(minP + o, 48)), v128.load(invP + o, 48)), lo, hi);
+    const x0 = v128.load(w + o), x1 = v128.load(w + o, 16), x2 = v128.load(w + o, 32), x3 = v128.load(w + o, 48);
+    // x − x is 0, or NaN for NaN/±Inf: OR-ing the bits flags any non-finite value.
+    bad = v128.or(bad, v128.or(v128.or(f32x4.sub(x0, x0), f32x4.sub(x1, x1)), v128.or(f32x4.sub(x2, x2), f32x4.sub(x3, x3))));
+    const q0 = codeLanes(f32x4.mul(f32x4.sub(x0, v128.load(minP + o)), v128.load(invP + o)), lo, hi, bias);
+    const q1 = codeLanes(f32x4.mul(f32x4.sub(x1, v128.load(minP + o, 16)), v128.load(invP + o, 16)), lo, hi, bias);
+    const q2 = codeLanes(f32x4.mul(f32x4.sub(x2, v128.load(minP + o, 32)), v128.load(invP + o, 32)), lo, hi, bias);
+    const q3 = codeLanes(f32x4.mul(f32x4.sub(x3, v128.load(minP + o, 48)), v128.load(invP + o, 48)), lo, hi, bias);
     pack16(narrowCodes(q0, q1, q2, q3), bits, codes + <usize>((j >>> 3) * bits), tmp);
   }
+  if (v128.any_true(bad)) return false;
   for (let k = j; k < C; k++) {
-    const o = <usize>k << 2;
-    store<u8>(tmp + (k - j), <u8>codeScalar((load<f32>(w + o) - load<f32>(minP + o)) * load<f32>(invP + o), 0, qmax));
+    const o = <usize>k << 2, x = load<f32>(w + o);
+    if (isNonFinite(x)) return false;
+    store<u8>(tmp + (k - j), <u8>codeScalar((x - load<f32>(minP + o)) * load<f32>(invP + o), 0, qmax));
   }
   finishTail(j, C, bits, codes, tmp);
+  return true;
 }
 
 /** Pad the last < 16 codes (already in tmp) with zero codes to whole chunks of 8 and pack them. */
@@ -100,51 +110,87 @@ function finishTail(j: i32, C: i32, bits: i32, codes: usize, tmp: usize): void {
   packScalar(tmp, padded, bits, codes + <usize>((j >>> 3) * bits));
 }
 
-function encodeGroups(w: usize, C: i32, bits: i32, G: i32, sym: bool, codes: usize, scales: usize, mins: usize, tmp: usize): void {
+@inline function hmin(v: v128): f32 {
+  const m = f32x4.pmin(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return min(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
+}
+@inline function hmax(v: v128): f32 {
+  const m = f32x4.pmax(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
+}
+
+function encodeGroups(w: usize, C: i32, bits: i32, G: i32, sym: bool, codes: usize, scales: usize, mins: usize, tmp: usize): bool {
   const qmax = (1 << bits) - 1, half = 1 << (bits - 1), qpos = half - 1;
   for (let g = 0, a0 = 0; a0 < C; g++, a0 += G) {
     const a1 = min(a0 + G, C);
     let m: f32 = 0, inv: f32, loC: i32, hiC: i32;
+    // Group statistics; f32x4.min/max propagate NaN and keep ±Inf, so one check finds non-finite values.
     if (sym) {
-      let vmax = f32x4.splat(0), j = a0;
-      for (; j + 4 <= a1; j += 4) vmax = f32x4.max(vmax, f32x4.abs(v128.load(w + (<usize>j << 2))));
-      let amax = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
-      for (; j < a1; j++) amax = max(amax, abs(load<f32>(w + (<usize>j << 2))));
+      let v0 = f32x4.splat(0), v1 = f32x4.splat(0), bad = i32x4.splat(0), j = a0;
+      for (; j + 8 <= a1; j += 8) {
+        const p = w + (<usize>j << 2);
+        const x0 = v128.load(p), x1 = v128.load(p, 16);
+        v0 = f32x4.pmax(v0, f32x4.abs(x0)); v1 = f32x4.pmax(v1, f32x4.abs(x1));
+        bad = v128.or(bad, v128.or(f32x4.sub(x0, x0), f32x4.sub(x1, x1)));
+      }
+      let amax = hmax(f32x4.pmax(v0, v1));
+      for (; j < a1; j++) { const x = load<f32>(w + (<usize>j << 2)); amax = max(amax, abs(x)); if (isNonFinite(x)) return false; }
+      if (v128.any_true(bad) || isNonFinite(amax)) return false;
       const sBits = bf16Up(amax / <f32>qpos);
       store<u16>(scales + (<usize>g << 1), <u16>sBits);
-      inv = <f32>1 / fromBf16(sBits); loC = -qpos; hiC = qpos;
+      inv = invScale(fromBf16(sBits)); loC = -qpos; hiC = qpos;
     } else {
-      let vlo = f32x4.splat(Infinity), vhi = f32x4.splat(-Infinity), j = a0;
-      for (; j + 4 <= a1; j += 4) {
-        const v = v128.load(w + (<usize>j << 2));
-        vlo = f32x4.min(vlo, v); vhi = f32x4.max(vhi, v);
+      let l0 = f32x4.splat(Infinity), l1 = l0, h0 = f32x4.splat(-Infinity), h1 = h0, bad = i32x4.splat(0), j = a0;
+      for (; j + 8 <= a1; j += 8) {
+        const p = w + (<usize>j << 2);
+        const x0 = v128.load(p), x1 = v128.load(p, 16);
+        l0 = f32x4.pmin(l0, x0); l1 = f32x4.pmin(l1, x1); h0 = f32x4.pmax(h0, x0); h1 = f32x4.pmax(h1, x1);
+        bad = v128.or(bad, v128.or(f32x4.sub(x0, x0), f32x4.sub(x1, x1)));
       }
-      let lo = min(min(f32x4.extract_lane(vlo, 0), f32x4.extract_lane(vlo, 1)), min(f32x4.extract_lane(vlo, 2), f32x4.extract_lane(vlo, 3)));
-      let hi = max(max(f32x4.extract_lane(vhi, 0), f32x4.extract_lane(vhi, 1)), max(f32x4.extract_lane(vhi, 2), f32x4.extract_lane(vhi, 3)));
-      for (; j < a1; j++) { const x = load<f32>(w + (<usize>j << 2)); lo = min(lo, x); hi = max(hi, x); }
+      // +0 turns −0 into +0: pmin/pmax order ±0 arbitrarily, the spec counts them as one value (§4).
+      let lo = hmin(f32x4.pmin(l0, l1)) + 0, hi = hmax(f32x4.pmax(h0, h1)) + 0;
+      for (; j < a1; j++) {
+        const x = load<f32>(w + (<usize>j << 2));
+        if (isNonFinite(x)) return false;
+        lo = min(lo, x) + 0; hi = max(hi, x) + 0;
+      }
+      if (v128.any_true(bad) || isNonFinite(lo) || isNonFinite(hi)) return false;
       const mBits = bf16Down(lo);
       m = fromBf16(mBits);
       const sBits = bf16Up((hi - m) / <f32>qmax);
       store<u16>(scales + (<usize>g << 1), <u16>sBits);
       store<u16>(mins + (<usize>g << 1), <u16>mBits);
-      inv = <f32>1 / fromBf16(sBits); loC = 0; hiC = qmax;
+      inv = invScale(fromBf16(sBits)); loC = 0; hiC = qmax;
     }
-    const vm = f32x4.splat(m), vinv = f32x4.splat(inv), vlo = i32x4.splat(loC), vhi = i32x4.splat(hiC);
-    const bias = i32x4.splat(sym ? half : 0);
+    // Asymmetric: (x − m)·inv; symmetric has m = 0 and x − 0 = x exactly, so one formula serves both.
+    const vm = f32x4.splat(m), vinv = f32x4.splat(inv), vlo = f32x4.splat(<f32>loC), vhi = f32x4.splat(<f32>hiC);
+    const bias = codeBias(sym ? half : 0);
     let j = a0;
+    if (bits == 4) for (; j + 32 <= a1; j += 32) {
+      const p = w + (<usize>j << 2);
+      storeNibbles32(codes + <usize>(j >>> 1),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 16), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 32), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 48), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 64), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 80), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 96), vm), vinv), vlo, vhi, bias),
+        codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 112), vm), vinv), vlo, vhi, bias));
+    }
     for (; j + 16 <= a1; j += 16) {
       const p = w + (<usize>j << 2);
-      // Asymmetric: (x − m)·inv; symmetric has m = 0 and x − 0 = x exactly, so one formula serves both.
-      const q0 = i32x4.add(codeLanes(f32x4.mul(f32x4.sub(v128.load(p), vm), vinv), vlo, vhi), bias);
-      const q1 = i32x4.add(codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 16), vm), vinv), vlo, vhi), bias);
-      const q2 = i32x4.add(codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 32), vm), vinv), vlo, vhi), bias);
-      const q3 = i32x4.add(codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 48), vm), vinv), vlo, vhi), bias);
+      const q0 = codeLanes(f32x4.mul(f32x4.sub(v128.load(p), vm), vinv), vlo, vhi, bias);
+      const q1 = codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 16), vm), vinv), vlo, vhi, bias);
+      const q2 = codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 32), vm), vinv), vlo, vhi, bias);
+      const q3 = codeLanes(f32x4.mul(f32x4.sub(v128.load(p, 48), vm), vinv), vlo, vhi, bias);
       pack16(narrowCodes(q0, q1, q2, q3), bits, codes + <usize>((j >>> 3) * bits), tmp);
     }
     for (let k = j; k < a1; k++)
       store<u8>(tmp + (k - j), <u8>(codeScalar((load<f32>(w + (<usize>k << 2)) - m) * inv, loC, hiC) + (sym ? half : 0)));
     finishTail(j, a1, bits, codes, tmp);
   }
+  return true;
 }
 
 function encodeFloat(codec: i32, src: usize, tokens: i32, F: i32, dst: usize, dstCap: i32): i32 {

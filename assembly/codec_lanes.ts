@@ -68,17 +68,32 @@ export function fromF16Scalar(h: u32): f32 {
 }
 
 // ---- codes (§4) ----
-/** Scalar twin of trunc_sat + clamp: NaN → 0, else nearest-even clamped to [lo, hi]. */
+/** Nearest-even clamped to [lo, hi]; NaN clamps to lo (§4). */
 export function codeScalar(v: f32, lo: i32, hi: i32): i32 {
-  if (v != v) return 0;
+  if (v != v) return lo;
   const r = nearest<f32>(v);
   if (r <= <f32>lo) return lo;
   if (r >= <f32>hi) return hi;
   return <i32>r;
 }
-@inline export function codeLanes(v: v128, lo: v128, hi: v128): v128 {
-  return i32x4.min_s(i32x4.max_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(v)), lo), hi);
+/**
+ * Lanes of codeScalar plus `bias`: clamp in floats (pmax maps NaN to lo), then round half to even exactly by
+ * adding 1.5·2^23, which leaves the integer in the low mantissa bits. lo/hi are f32 splats, bias an i32 splat.
+ */
+@inline export function codeLanes(v: v128, lo: v128, hi: v128, bias: v128): v128 {
+  const t = f32x4.pmin(hi, f32x4.pmax(lo, v));
+  return i32x4.sub(f32x4.add(t, f32x4.splat(12582912.0)), bias);
 }
+/** The `bias` splat for codeLanes: removes the 1.5·2^23 and adds `plus` to every code. */
+@inline export function codeBias(plus: i32): v128 { return i32x4.splat(0x4b400000 - plus); }
+/** 32 codes in 0…15 as eight i32x4 → 16 bytes of nibbles (§5), one store. */
+@inline export function storeNibbles32(dst: usize, q0: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, q6: v128, q7: v128): void {
+  const a = narrowCodes(q0, q1, q2, q3), b = narrowCodes(q4, q5, q6, q7);
+  const m = i16x8.splat(0xff);
+  const wa = v128.and(v128.or(a, i16x8.shr_u(a, 4)), m), wb = v128.and(v128.or(b, i16x8.shr_u(b, 4)), m);
+  v128.store(dst, i8x16.narrow_i16x8_u(wa, wb));
+}
+@inline export function invScale(s: f32): f32 { return s > 0 ? <f32>1 / s : 0; }
 /** Four i32x4 vectors of codes in 0…255 → one i8x16, in order. */
 @inline export function narrowCodes(q0: v128, q1: v128, q2: v128, q3: v128): v128 {
   return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));

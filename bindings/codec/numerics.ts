@@ -13,9 +13,9 @@ export function nearestEven(v: number): number {
   return r;
 }
 
-/** Code clamp of §4: NaN → 0, else nearest-even clamped to [lo, hi] (trunc_sat + integer clamp). */
+/** Code clamp of §4: nearest-even clamped to [lo, hi]; NaN clamps to lo (pmax/pmin semantics). */
 export function clampCode(v: number, lo: number, hi: number): number {
-  if (v !== v) return 0;
+  if (v !== v) return lo;
   const q = nearestEven(v);
   return q < lo ? lo : q > hi ? hi : q;
 }
@@ -70,3 +70,6 @@ export function f32FromF16(h: number): number {
   const v = em * 5.960464477539063e-8; // em · 2^-24, exact
   return sign !== 0 ? -v : v;
 }
+
+/** §4: the reciprocal of a scale, 0 for a zero scale. */
+export const invScale = (s: number): number => (s > 0 ? fround(1 / s) : 0);

@@ -1,7 +1,7 @@
 // Scalar TypeScript reference codec: the oracle for the SIMD kernel and the "scalar JS" baseline.
 // Follows docs/wire-format.md section by section; clarity over speed, but no allocation inside row loops.
 import {
-  bf16Down, bf16Nearest, bf16Up, clampCode, f16Nearest, f32Bits, f32FromBf16, f32FromBits, f32FromF16, fround,
+  bf16Down, bf16Nearest, bf16Up, clampCode, f16Nearest, f32Bits, f32FromBf16, f32FromBits, f32FromF16, fround, invScale,
 } from './numerics.js';
 import { CodecContext, isFloat } from './spec.js';
 import {
@@ -30,7 +30,8 @@ export function encodeReference(ctx: CodecContext, src: Float32Array, tokens: nu
   const O = ctx.outliers.length;
   let X = 0;
   if (!isFloat(spec)) for (let i = 0; i < n; i++) if (!ctx.isOutlier[i % F] && !Number.isFinite(src[i])) X++;
-  if (isFloat(spec) || X > maxExceptions(n)) return encodeFloat(spec.codec === CodecId.F32 || X > 0 ? CodecId.F32 : spec.codec, src, tokens, F);
+  if (isFloat(spec)) return encodeFloat(spec.codec, src, tokens, F);
+  if (X > maxExceptions(n)) return encodeFloat(CodecId.F32, src, tokens, F);
 
   const h = { codec: spec.codec, bits: spec.bits, flags: ctx.flags, groupSize: spec.groupSize, tokens, features: F, outliers: O };
   const L = layoutOf(h);
@@ -76,14 +77,15 @@ function encodeGroupRow(ctx: CodecContext, work: Float32Array, out: Uint8Array, 
     if (symmetric) {
       let amax = 0;
       for (let j = a0; j < a1; j++) amax = Math.max(amax, Math.abs(work[j]));
-      const sBits = bf16Up(fround(amax / qpos)), inv = fround(1 / f32FromBf16(sBits));
+      const sBits = bf16Up(fround(amax / qpos)), inv = invScale(f32FromBf16(sBits));
       dv.setUint16(L.scaleOff + at, sBits, true);
       for (let j = a0; j < a1; j++) putCode(out, codeRow, j, bits, clampCode(fround(work[j] * inv), -qpos, qpos) + half);
     } else {
       let lo = Infinity, hi = -Infinity;
       for (let j = a0; j < a1; j++) { lo = Math.min(lo, work[j]); hi = Math.max(hi, work[j]); }
+      lo += 0; hi += 0; // −0 counts as +0 (§4)
       const mBits = bf16Down(lo), m = f32FromBf16(mBits);
-      const sBits = bf16Up(fround(fround(hi - m) / qmax)), inv = fround(1 / f32FromBf16(sBits));
+      const sBits = bf16Up(fround(fround(hi - m) / qmax)), inv = invScale(f32FromBf16(sBits));
       dv.setUint16(L.scaleOff + at, sBits, true);
       dv.setUint16(L.minOff + at, mBits, true);
       for (let j = a0; j < a1; j++) putCode(out, codeRow, j, bits, clampCode(fround(fround(work[j] - m) * inv), 0, qmax));
@@ -157,7 +159,7 @@ export function decodeReference(ctx: CodecContext, bytes: Uint8Array, out: Float
   const isOut = new Uint8Array(F);
   for (let i = 0; i < O; i++) isOut[outliers[i]] = 1;
   const conv16 = from16(h.flags);
-  const { bits, groupSize: G } = h, qmax = 2 ** bits - 1, half = 2 ** (bits - 1);
+  const { bits, groupSize: G } = h, half = 2 ** (bits - 1);
   const sym = (h.flags & FLAG_SYMMETRIC) !== 0;
   const staticCodec = h.codec === CodecId.IntStatic || h.codec === CodecId.OutlierStatic;
   const row = new Float32Array(F);
@@ -183,6 +185,5 @@ export function decodeReference(ctx: CodecContext, bytes: Uint8Array, out: Float
     }
     for (let f = 0; f < F; f++) emit(t * F + f, row[f]);
   }
-  void qmax;
   return h.tokens;
 }

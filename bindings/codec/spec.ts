@@ -64,6 +64,8 @@ export function makeContext(spec: CodecSpec, features: number, opts: ContextOpti
     if (!opts.scale || !opts.min || opts.scale.length !== coded || opts.min.length !== coded)
       throw new Error(`static codec needs calibrated scale and min for ${coded} coded features`);
     scale = Float32Array.from(opts.scale); min = Float32Array.from(opts.min);
+    for (let j = 0; j < coded; j++) if (!(scale[j] >= 2 ** -126 && scale[j] < Infinity && Number.isFinite(min[j])))
+      throw new Error(`static scale/min of coded feature ${j} must be finite with a normal positive scale (got ${scale[j]}, ${min[j]})`);
     inv = scale.map((s) => Math.fround(1 / s));
   }
   return { spec, features, flags: flagsOf(spec), outliers, isOutlier, scale, min, inv };
@@ -76,7 +78,7 @@ export function staticParamsFromRange(lo: ArrayLike<number>, hi: ArrayLike<numbe
   for (let j = 0; j < lo.length; j++) {
     const a = Math.min(lo[j], 0), b = Math.max(hi[j], 0); // keep 0 representable-ish and the range non-empty
     min[j] = a;
-    scale[j] = Math.max((b - a) / qmax, 1e-30);
+    scale[j] = Math.max((b - a) / qmax, 1e-30); // ≥ 2^-126 after f32 rounding: a normal scale
   }
   return { scale, min };
 }

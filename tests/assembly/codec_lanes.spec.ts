@@ -1,6 +1,6 @@
 // Kernel-level checks of the codec's lane helpers against their scalar twins (docs/wire-format.md §2, §4, §5).
 import {
-  bf16Down, bf16Lanes, bf16Scalar, bf16Up, codeAt, codeLanes, codeScalar, f16Lanes, f16Scalar, fromF16Lanes,
+  bf16Down, bf16Lanes, bf16Scalar, bf16Up, codeAt, codeBias, codeLanes, codeScalar, f16Lanes, f16Scalar, fromF16Lanes,
   fromF16Scalar, pack16, unpack16,
 } from '../../assembly/codec_lanes';
 
@@ -55,12 +55,14 @@ describe('codes (§4) and packing (§5)', () => {
   it('code lanes equal the scalar code, NaN and ±Inf included', () => {
     const vals: f32[] = [0.5, 1.5, 2.5, -0.5, -1.5, 14.5, 15.5, 99.0, -3.0, NaN, Infinity, -Infinity, 7.49999];
     for (let i = 0; i < vals.length; i++) {
-      const got = i32x4.extract_lane(codeLanes(f32x4.splat(vals[i]), i32x4.splat(0), i32x4.splat(15)), 0);
+      const got = i32x4.extract_lane(codeLanes(f32x4.splat(vals[i]), f32x4.splat(0), f32x4.splat(15), codeBias(0)), 0);
       expect(got).toBe(codeScalar(vals[i], 0, 15));
     }
     expect(codeScalar(2.5, 0, 15)).toBe(2);
     expect(codeScalar(3.5, 0, 15)).toBe(4);
     expect(codeScalar(NaN, 0, 15)).toBe(0);
+    expect(codeScalar(NaN, -7, 7)).toBe(-7);
+    expect(i32x4.extract_lane(codeLanes(f32x4.splat(-2.5), f32x4.splat(-7), f32x4.splat(7), codeBias(8)), 0)).toBe(6);
   });
   it('pack16 then unpack16 returns the codes for every width', () => {
     const buf = memory.data(64), tmp = memory.data(16);
