@@ -1,0 +1,38 @@
+// Communication modes: a wire codec plus how its 16-bit outlier features are chosen, turned into a codec
+// context from calibrated ranges. "random-…" is the paper's random-selection baseline.
+import { CodecContext, CodecSpec, hasOutliers, isStatic, makeContext, parseCodec, staticParamsFromRange } from '../codec/spec.js';
+import { CodecId } from '../codec/wire.js';
+import { Rng } from '../util/rng.js';
+import { FeatureRanges } from './ranges.js';
+
+export type Selection = 'top-range' | 'random';
+export interface CommMode { name: string; spec: CodecSpec; selection: Selection; exact: boolean }
+
+/** `exact` (f32 sum without a codec), any codec name of parseCodec, or `random-int<b>-…` (random outliers). */
+export function parseCommMode(name: string): CommMode {
+  if (name === 'exact') return { name, spec: parseCodec('f32'), selection: 'top-range', exact: true };
+  if (name.startsWith('random-')) {
+    const spec = parseCodec(`outlier-${name.slice('random-'.length)}`);
+    return { name, spec, selection: 'random', exact: false };
+  }
+  return { name, spec: parseCodec(name), selection: 'top-range', exact: false };
+}
+
+export const needsCalibration = (m: CommMode): boolean => !m.exact && (isStatic(m.spec) || hasOutliers(m.spec));
+
+/** The paper keeps ⌊E · fraction⌋ features in 16-bit (fraction 1/64). */
+export const outlierCount = (features: number, fraction: number): number => Math.floor(features * fraction);
+
+/** Codec context for one site (layer, row-parallel output, shard). */
+export function contextFor(mode: CommMode, features: number, ranges: FeatureRanges | null, fraction = 1 / 64, seed = 1): CodecContext {
+  const { spec } = mode;
+  if (!needsCalibration(mode)) return makeContext(spec, features);
+  if (!ranges) throw new Error(`communication mode "${mode.name}" needs a calibration profile (run lowbit-tp calibrate)`);
+  if (ranges.features !== features) throw new Error(`calibrated ranges cover ${ranges.features} features, the site has ${features}`);
+  const k = hasOutliers(spec) ? outlierCount(features, fraction) : 0;
+  const outliers = mode.selection === 'random' ? new Rng(seed).sample(features, k) : ranges.topRange(k);
+  if (!isStatic(spec)) return makeContext(spec, features, { outliers });
+  const keep = spec.codec === CodecId.OutlierStatic ? Array.from({ length: features }, (_, f) => f).filter((f) => !outliers.includes(f)) : Array.from({ length: features }, (_, f) => f);
+  const { scale, min } = staticParamsFromRange(keep.map((f) => ranges.lo[f]), keep.map((f) => ranges.hi[f]), spec.bits);
+  return makeContext(spec, features, { outliers, scale, min });
+}
