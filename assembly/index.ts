@@ -5,3 +5,5 @@ export { scratchBytes } from './codec_layout';
 
 /** First byte the host may use; everything below holds this module's static data. */
 export function heapBase(): usize { return __heap_base; }
+export { matmul } from './matmul';
+export { rmsnorm, rope, attention, siluMul, geluMul, add, scale } from './layers';

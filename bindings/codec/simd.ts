@@ -11,7 +11,8 @@ export class SimdCodec {
   readonly scratchPtr: number;
   readonly scratchCap: number;
 
-  constructor(readonly kernels: KernelExports, readonly arena: Arena, readonly ctx: CodecContext) {
+  /** `scratch`: a region to share between codecs used by one thread (≥ kernels.scratchBytes(features)). */
+  constructor(readonly kernels: KernelExports, readonly arena: Arena, readonly ctx: CodecContext, scratch?: { ptr: number; cap: number }) {
     const F = ctx.features, O = ctx.outliers.length, C = ctx.scale.length;
     this.ctxPtr = arena.alloc(CONTEXT_BYTES);
     const oPtr = arena.alloc(Math.max(4 * O, 4));
@@ -22,8 +23,8 @@ export class SimdCodec {
     arena.f32(scalePtr, C).set(ctx.scale); arena.f32(minPtr, C).set(ctx.min); arena.f32(invPtr, C).set(ctx.inv);
     const s = ctx.spec;
     arena.u32(this.ctxPtr, CONTEXT_BYTES / 4).set([s.codec, s.bits, s.groupSize, ctx.flags, F, O, oPtr, scalePtr, minPtr, invPtr, isOutPtr, 0]);
-    this.scratchCap = kernels.scratchBytes(F);
-    this.scratchPtr = arena.alloc(this.scratchCap);
+    this.scratchCap = scratch?.cap ?? kernels.scratchBytes(F);
+    this.scratchPtr = scratch?.ptr ?? arena.alloc(this.scratchCap);
   }
 
   maxEncodedBytes(tokens: number): number { return maxEncodedBytes(this.ctx, tokens); }

@@ -1,0 +1,91 @@
+// The engine: load a GGUF model, split it over a pool of shard workers that share one memory, run forwards.
+import { parseGguf, Gguf } from './gguf/reader.js';
+import { configFromGguf, ModelConfig } from './model/config.js';
+import { tokenizerFromGguf, TokenizerInfo } from './tokenizer/index.js';
+import { planShards } from './tp/plan.js';
+import { MemoryMap, planMemory } from './tp/memory.js';
+import { loadWeights } from './tp/load.js';
+import { ShardPool } from './tp/pool.js';
+import { CommConfig } from './tp/allreduce.js';
+import { ForwardResult } from './tp/shard.js';
+import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd } from './kernels.js';
+import { readModel } from './models.js';
+
+export interface EngineOptions {
+  tp?: number; maxBatch?: number; context?: number; flavor?: KernelFlavor;
+  callTimeoutMs?: number; barrierTimeoutMs?: number;
+  progress?: (message: string) => void;
+}
+export interface ForwardOutput { logits: Float32Array; rows: number; bytesSent: number; valuesSent: number }
+
+export class Engine {
+  private pos = 0;
+  comm: CommConfig | null = null;
+
+  private constructor(readonly cfg: ModelConfig, readonly tok: TokenizerInfo, readonly map: MemoryMap, readonly memory: WebAssembly.Memory,
+                      readonly pool: ShardPool, readonly tp: number, readonly modelId: string, readonly gguf: Gguf) {}
+
+  static async load(model: string | Uint8Array, opts: EngineOptions = {}): Promise<Engine> {
+    const say = opts.progress ?? (() => {});
+    const t0 = Date.now();
+    const { bytes, path } = typeof model === 'string' ? await readModel(model) : { bytes: model, path: '(bytes)' };
+    const g = parseGguf(bytes);
+    const cfg = configFromGguf(g);
+    const tok = tokenizerFromGguf(g);
+    const tp = opts.tp ?? 1;
+    const plans = planShards(cfg, tp);
+    const flavor = opts.flavor ?? (hasRelaxedSimd() ? 'relaxed' : 'simd');
+    const module = await loadKernelModule(flavor);
+    const heapBase = (new WebAssembly.Instance(module, { env: { memory: sharedMemory(65536), abort() {} } }).exports.heapBase as () => number)();
+    const context = Math.min(opts.context ?? 2048, cfg.contextLength);
+    const map = planMemory(cfg, plans, opts.maxBatch ?? 64, context, heapBase);
+    say(`${cfg.arch} ${cfg.layers} layers, hidden ${cfg.hidden}, TP ${tp}: ${(map.bytes / 2 ** 20).toFixed(0)} MiB shared memory, ${flavor} kernels`);
+    const memory = sharedMemory(map.bytes);
+    loadWeights(g, cfg, map, memory, (done, total) => say(`loading weights: layer ${done}/${total}`));
+    const pool = await ShardPool.start({ memory, module, map, cfg }, { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs });
+    say(`loaded ${path} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return new Engine(cfg, tok, map, memory, pool, tp, path, g);
+  }
+
+  get position(): number { return this.pos; }
+  reset(): void { this.pos = 0; }
+
+  async setComm(config: CommConfig | null): Promise<void> {
+    await this.pool.all({ op: 'comm', config });
+    this.comm = config;
+  }
+
+  /**
+   * Appends `tokens` to the sequence and runs them (in chunks of maxBatch). Returns logits [rows × vocab]
+   * for every new token (allLogits) or for the last one.
+   */
+  async forward(tokens: number[], allLogits = false): Promise<ForwardOutput> {
+    const { maxBatch, cap } = this.map, V = this.cfg.vocab;
+    if (tokens.length === 0) throw new Error('forward: no tokens');
+    if (this.pos + tokens.length > cap) throw new Error(`sequence of ${this.pos + tokens.length} tokens exceeds the context of ${cap} (raise --context, up to ${this.cfg.contextLength})`);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new Error(`token id ${t} outside the vocabulary of ${V}`);
+    const rowsOut = allLogits ? tokens.length : 1;
+    const logits = new Float32Array(rowsOut * V);
+    let bytesSent = 0, valuesSent = 0, row = 0;
+    for (let at = 0; at < tokens.length; at += maxBatch) {
+      const chunk = tokens.slice(at, at + maxBatch), M = chunk.length, last = at + M === tokens.length;
+      new Int32Array(this.memory.buffer, this.map.tokens, M).set(chunk);
+      const from = allLogits ? 0 : last ? M - 1 : M;
+      const res = await this.pool.all<ForwardResult>({ op: 'forward', M, pos0: this.pos, logitsFrom: from });
+      this.pos += M;
+      for (const r of res) { bytesSent += r.bytesSent; valuesSent += r.valuesSent; }
+      for (let m = from; m < M; m++, row++) for (const s of this.map.shards) {
+        const src = new Float32Array(this.memory.buffer, s.logits + 4 * (m - from) * s.Vl, s.Vl);
+        logits.set(src, row * V + s.plan.vocab[0]);
+      }
+    }
+    return { logits, rows: rowsOut, bytesSent, valuesSent };
+  }
+
+  encode(text: string, withBos = this.tok.addBos): number[] {
+    const ids = this.tok.tokenizer.encode(text);
+    return withBos && this.tok.bos >= 0 ? [this.tok.bos, ...ids] : ids;
+  }
+
+  async close(): Promise<void> { await this.pool.close(); }
+}

@@ -1,0 +1,156 @@
+// All-reduce of row-parallel partial sums between shards over shared memory, run inside each shard's thread.
+//   exact       f32 sum of every shard's partial, read in place (zero-copy), in shard order 0…S−1
+//   all-gather  each shard encodes its partial once; every shard decodes all of them in shard order
+//   rs-ag       reduce-scatter (shard c sums feature chunk c of every partial) then all-gather of the
+//               re-encoded chunk sums; every shard decodes the same bytes, so all stay bitwise identical
+import { Arena } from '../arena.js';
+import { KernelExports } from '../kernels.js';
+import { SimdCodec } from '../codec/simd.js';
+import { contextFor, parseCommMode } from '../calibrate/plan.js';
+import { FeatureRanges } from '../calibrate/ranges.js';
+import { Kernels } from '../model/transformer.js';
+import { Barrier } from './barrier.js';
+import { MemoryMap, partialPtr, ShardMap } from './memory.js';
+import { splitRange } from './plan.js';
+
+export type Algorithm = 'all-gather' | 'rs-ag';
+export interface RangeData { lo: Float32Array; hi: Float32Array }
+/** Calibration per site: the partial ranges of every shard and the ranges of the sum. */
+export interface SiteProfile { partial: RangeData[]; sum: RangeData }
+export interface CommConfig { mode: string; algorithm: Algorithm; fraction: number; sites?: SiteProfile[] }
+
+interface SiteCodecs { partial: SimdCodec[]; chunk: SimdCodec[][]; sum: SimdCodec[] }
+
+const toRanges = (r: RangeData | undefined): FeatureRanges | null => {
+  if (!r) return null;
+  const f = new FeatureRanges(r.lo.length); f.lo.set(r.lo); f.hi.set(r.hi); f.batches = 1;
+  return f;
+};
+const slice = (r: FeatureRanges | null, a: number, b: number): FeatureRanges | null => {
+  if (!r) return null;
+  const f = new FeatureRanges(b - a); f.lo.set(r.lo.subarray(a, b)); f.hi.set(r.hi.subarray(a, b)); f.batches = 1;
+  return f;
+};
+
+export class Communicator {
+  bytesSent = 0;
+  valuesSent = 0;
+  private codecs: SiteCodecs[] | null = null;
+  private algorithm: Algorithm = 'all-gather';
+  private chunks: [number, number][];
+  /** Calibration: ranges of this shard's partial and of the sum, per site (set by startObserving). */
+  observed: { partial: FeatureRanges; sum: FeatureRanges }[] | null = null;
+
+  constructor(private map: MemoryMap, private me: number, private k: Kernels & KernelExports, private bytes: Uint8Array,
+              private barrier: Barrier, private sites: number) {
+    this.chunks = splitRange(map.hidden, map.shards.length, 16);
+  }
+
+  get S(): number { return this.map.shards.length; }
+
+  configure(cfg: CommConfig | null): void {
+    this.codecs = null;
+    if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
+    const mode = parseCommMode(cfg.mode), E = this.map.hidden, s = this.map.shards[this.me];
+    const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
+    const scratch = { cap: this.k.scratchBytes(E), ptr: 0 };
+    scratch.ptr = arena.alloc(scratch.cap);
+    const mk = (features: number, r: FeatureRanges | null, seed: number) =>
+      new SimdCodec(this.k, arena, contextFor(mode, features, r, cfg.fraction, seed), scratch);
+    this.algorithm = cfg.algorithm;
+    this.codecs = [];
+    for (let site = 0; site < this.sites; site++) {
+      const prof = cfg.sites?.[site];
+      const sc: SiteCodecs = { partial: [], chunk: [], sum: [] };
+      for (let t = 0; t < this.S; t++) {
+        const pr = toRanges(prof?.partial[t]);
+        if (cfg.algorithm === 'all-gather') sc.partial.push(mk(E, pr, 7919 * site + t));
+        else sc.chunk.push(this.chunks.map(([a, b], c) => (t === this.me || c === this.me ? mk(b - a, slice(pr, a, b), 7919 * site + 131 * t + c) : (null as unknown as SimdCodec))));
+      }
+      if (cfg.algorithm === 'rs-ag') sc.sum = this.chunks.map(([a, b], c) => mk(b - a, slice(toRanges(prof?.sum), a, b), 104729 * site + c));
+      this.codecs.push(sc);
+    }
+  }
+
+  startObserving(): void {
+    const E = this.map.hidden;
+    this.observed = Array.from({ length: this.sites }, () => ({ partial: new FeatureRanges(E), sum: new FeatureRanges(E) }));
+  }
+
+  reduce(site: number, partial: number, M: number): number {
+    const n = M * this.map.hidden;
+    let sum: number;
+    if (this.S === 1) sum = partial;
+    else if (!this.codecs) sum = this.exact(site, n);
+    else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
+    else sum = this.reduceScatterAllGather(site, partial, M);
+    if (this.observed) {
+      const f32 = new Float32Array(this.bytes.buffer);
+      this.observed[site].partial.update(f32.subarray(partial / 4, partial / 4 + n), M);
+      this.observed[site].sum.update(f32.subarray(sum / 4, sum / 4 + n), M);
+    }
+    return sum;
+  }
+
+  private exact(site: number, n: number): number {
+    const sum = this.map.shards[this.me].sum;
+    this.barrier.wait();
+    const first = partialPtr(this.map, this.map.shards[0], site);
+    this.bytes.copyWithin(sum, first, first + 4 * n);
+    for (let t = 1; t < this.S; t++) this.k.add(sum, partialPtr(this.map, this.map.shards[t], site), n);
+    this.bytesSent += 4 * n; this.valuesSent += n;
+    return sum;
+  }
+
+  private allGather(site: number, partial: number, M: number): number {
+    const n = M * this.map.hidden, me = this.map.shards[this.me], codecs = this.codecs![site].partial;
+    const slot = (t: number) => (site % 2 === 0 ? this.map.shards[t].wireA : this.map.shards[t].wireB);
+    this.bytesSent += codecs[this.me].encode(partial, M, slot(this.me), me.wireCap);
+    this.valuesSent += n;
+    this.barrier.wait();
+    this.bytes.fill(0, me.sum, me.sum + 4 * n);
+    for (let t = 0; t < this.S; t++) codecs[t].decode(slot(t), me.wireCap, me.sum, n, true);
+    return me.sum;
+  }
+
+  private reduceScatterAllGather(site: number, partial: number, M: number): number {
+    const E = this.map.hidden, me = this.map.shards[this.me], sc = this.codecs![site], S = this.S;
+    const sub = Math.floor(me.wireCap / S / 64) * 64;
+    const tmp = me.commTmp, red = me.commTmp + 4 * M * E;
+    // step 1: send chunk c of my partial to shard c
+    for (let c = 0; c < S; c++) {
+      if (c === this.me) continue;
+      const [a, b] = this.chunks[c];
+      this.gather(partial, M, a, b, tmp);
+      this.bytesSent += sc.chunk[this.me][c].encode(tmp, M, me.wireA + c * sub, sub);
+      this.valuesSent += M * (b - a);
+    }
+    this.barrier.wait();
+    // reduce my chunk in shard order, then send the sum to everyone
+    const [a, b] = this.chunks[this.me], w = b - a;
+    this.bytes.fill(0, red, red + 4 * M * w);
+    for (let t = 0; t < S; t++) {
+      if (t === this.me) { this.gather(partial, M, a, b, tmp); this.k.add(red, tmp, M * w); }
+      else sc.chunk[t][this.me].decode(this.map.shards[t].wireA + this.me * sub, sub, red, M * w, true);
+    }
+    this.bytesSent += sc.sum[this.me].encode(red, M, me.wireB, me.wireCap);
+    this.valuesSent += M * w;
+    this.barrier.wait();
+    for (let c = 0; c < S; c++) {
+      const [ca, cb] = this.chunks[c];
+      sc.sum[c].decode(this.map.shards[c].wireB, me.wireCap, tmp, M * (cb - ca), false);
+      this.scatter(tmp, M, ca, cb, me.sum);
+    }
+    return me.sum;
+  }
+
+  /** Columns [a, b) of x [M × E] → out [M × (b − a)]. */
+  private gather(x: number, M: number, a: number, b: number, out: number): void {
+    const E = this.map.hidden, w = b - a;
+    for (let m = 0; m < M; m++) this.bytes.copyWithin(out + 4 * m * w, x + 4 * (m * E + a), x + 4 * (m * E + b));
+  }
+  private scatter(x: number, M: number, a: number, b: number, out: number): void {
+    const E = this.map.hidden, w = b - a;
+    for (let m = 0; m < M; m++) this.bytes.copyWithin(out + 4 * (m * E + a), x + 4 * m * w, x + 4 * (m + 1) * w);
+  }
+}

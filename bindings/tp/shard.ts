@@ -1,0 +1,38 @@
+// One shard: a kernel instance over the shared memory, its slice of the model and its communicator.
+// Runs inside a worker thread (tp/worker.ts), or in-process where threads are missing (TP 1).
+import { instantiateKernels, KernelExports } from '../kernels.js';
+import { ModelConfig } from '../model/config.js';
+import { forwardLayers, Kernels, lmHead } from '../model/transformer.js';
+import { Barrier } from './barrier.js';
+import { CommConfig, Communicator } from './allreduce.js';
+import { CTRL_INTS, MemoryMap } from './memory.js';
+
+export interface ShardInit {
+  memory: WebAssembly.Memory; module: WebAssembly.Module; map: MemoryMap; cfg: ModelConfig; shard: number; barrierTimeoutMs: number;
+}
+export interface ForwardResult { bytesSent: number; valuesSent: number }
+
+export class Shard {
+  private k: Kernels & KernelExports;
+  private bytes: Uint8Array;
+  readonly comm: Communicator;
+
+  constructor(private init: ShardInit) {
+    this.k = instantiateKernels(init.module, init.memory) as unknown as Kernels & KernelExports;
+    this.bytes = new Uint8Array(init.memory.buffer);
+    const ctrl = new Int32Array(init.memory.buffer, init.map.ctrl, CTRL_INTS);
+    const barrier = new Barrier(ctrl, init.map.shards.length, init.barrierTimeoutMs);
+    this.comm = new Communicator(init.map, init.shard, this.k, this.bytes, barrier, 2 * init.cfg.layers);
+  }
+
+  /** M tokens (already in map.tokens) at positions pos0…; LM-head logits for rows [logitsFrom, M). */
+  forward(M: number, pos0: number, logitsFrom: number): ForwardResult {
+    const { cfg, map, shard } = this.init, s = map.shards[shard];
+    const before = { b: this.comm.bytesSent, v: this.comm.valuesSent };
+    forwardLayers(cfg, map, s, this.k, this.bytes, (site, partial, m) => this.comm.reduce(site, partial, m), M, pos0);
+    if (logitsFrom < M) lmHead(cfg, map, s, this.k, M, logitsFrom);
+    return { bytesSent: this.comm.bytesSent - before.b, valuesSent: this.comm.valuesSent - before.v };
+  }
+
+  configureComm(cfg: CommConfig | null): void { this.comm.configure(cfg); }
+}
