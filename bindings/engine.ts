@@ -16,7 +16,7 @@ export interface EngineOptions {
   callTimeoutMs?: number; barrierTimeoutMs?: number;
   progress?: (message: string) => void;
 }
-export interface ForwardOutput { logits: Float32Array; rows: number; bytesSent: number; valuesSent: number }
+export interface ForwardOutput { logits: Float32Array; rows: number; bytesSent: number; valuesSent: number; checks: number; mismatches: number }
 
 export class Engine {
   private pos = 0;
@@ -66,21 +66,24 @@ export class Engine {
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new Error(`token id ${t} outside the vocabulary of ${V}`);
     const rowsOut = allLogits ? tokens.length : 1;
     const logits = new Float32Array(rowsOut * V);
-    let bytesSent = 0, valuesSent = 0, row = 0;
+    let bytesSent = 0, valuesSent = 0, checks = 0, mismatches = 0, row = 0;
     for (let at = 0; at < tokens.length; at += maxBatch) {
       const chunk = tokens.slice(at, at + maxBatch), M = chunk.length, last = at + M === tokens.length;
       new Int32Array(this.memory.buffer, this.map.tokens, M).set(chunk);
       const from = allLogits ? 0 : last ? M - 1 : M;
       const res = await this.pool.all<ForwardResult>({ op: 'forward', M, pos0: this.pos, logitsFrom: from });
       this.pos += M;
-      for (const r of res) { bytesSent += r.bytesSent; valuesSent += r.valuesSent; }
+      for (const r of res) { bytesSent += r.bytesSent; valuesSent += r.valuesSent; checks += r.checks; mismatches += r.mismatches; }
       for (let m = from; m < M; m++, row++) for (const s of this.map.shards) {
         const src = new Float32Array(this.memory.buffer, s.logits + 4 * (m - from) * s.Vl, s.Vl);
         logits.set(src, row * V + s.plan.vocab[0]);
       }
     }
-    return { logits, rows: rowsOut, bytesSent, valuesSent };
+    return { logits, rows: rowsOut, bytesSent, valuesSent, checks, mismatches };
   }
+
+  /** Tests: compare every shard's all-reduce result with shard 0's after every site. */
+  async verifyIdentity(on: boolean): Promise<void> { await this.pool.all({ op: 'verify', on }); }
 
   encode(text: string, withBos = this.tok.addBos): number[] {
     const ids = this.tok.tokenizer.encode(text);

@@ -38,6 +38,10 @@ export class Communicator {
   private codecs: SiteCodecs[] | null = null;
   private algorithm: Algorithm = 'all-gather';
   private chunks: [number, number][];
+  /** Identity check (tests): after every all-reduce, compare this shard's sum with shard 0's, bit for bit. */
+  verify = false;
+  checks = 0;
+  mismatches = 0;
   /** Calibration: ranges of this shard's partial and of the sum, per site (set by startObserving). */
   observed: { partial: FeatureRanges; sum: FeatureRanges }[] | null = null;
 
@@ -84,6 +88,7 @@ export class Communicator {
     else if (!this.codecs) sum = this.exact(site, n);
     else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
     else sum = this.reduceScatterAllGather(site, partial, M);
+    if (this.verify && this.S > 1) this.checkIdentical(sum, n);
     if (this.observed) {
       const f32 = new Float32Array(this.bytes.buffer);
       this.observed[site].partial.update(f32.subarray(partial / 4, partial / 4 + n), M);
@@ -142,6 +147,14 @@ export class Communicator {
       this.scatter(tmp, M, ca, cb, me.sum);
     }
     return me.sum;
+  }
+
+  private checkIdentical(sum: number, n: number): void {
+    this.barrier.wait(); // every shard has its sum
+    const mine = new Int32Array(this.bytes.buffer, sum, n), ref = new Int32Array(this.bytes.buffer, this.map.shards[0].sum, n);
+    for (let i = 0; i < n; i++) if (mine[i] !== ref[i]) { this.mismatches++; break; }
+    this.checks++;
+    this.barrier.wait(); // nobody moves on (and overwrites its sum) before all have compared
   }
 
   /** Columns [a, b) of x [M × E] → out [M × (b − a)]. */

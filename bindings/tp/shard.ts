@@ -10,7 +10,7 @@ import { CTRL_INTS, MemoryMap } from './memory.js';
 export interface ShardInit {
   memory: WebAssembly.Memory; module: WebAssembly.Module; map: MemoryMap; cfg: ModelConfig; shard: number; barrierTimeoutMs: number;
 }
-export interface ForwardResult { bytesSent: number; valuesSent: number }
+export interface ForwardResult { bytesSent: number; valuesSent: number; checks: number; mismatches: number }
 
 export class Shard {
   private k: Kernels & KernelExports;
@@ -28,10 +28,10 @@ export class Shard {
   /** M tokens (already in map.tokens) at positions pos0…; LM-head logits for rows [logitsFrom, M). */
   forward(M: number, pos0: number, logitsFrom: number): ForwardResult {
     const { cfg, map, shard } = this.init, s = map.shards[shard];
-    const before = { b: this.comm.bytesSent, v: this.comm.valuesSent };
+    const c = this.comm, before = { b: c.bytesSent, v: c.valuesSent, k: c.checks, x: c.mismatches };
     forwardLayers(cfg, map, s, this.k, this.bytes, (site, partial, m) => this.comm.reduce(site, partial, m), M, pos0);
     if (logitsFrom < M) lmHead(cfg, map, s, this.k, M, logitsFrom);
-    return { bytesSent: this.comm.bytesSent - before.b, valuesSent: this.comm.valuesSent - before.v };
+    return { bytesSent: c.bytesSent - before.b, valuesSent: c.valuesSent - before.v, checks: c.checks - before.k, mismatches: c.mismatches - before.x };
   }
 
   configureComm(cfg: CommConfig | null): void { this.comm.configure(cfg); }

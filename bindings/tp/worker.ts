@@ -6,6 +6,7 @@ export type Request =
   | { op: 'forward'; M: number; pos0: number; logitsFrom: number }
   | { op: 'comm'; config: Parameters<Shard['configureComm']>[0] }
   | { op: 'observe' }
+  | { op: 'verify'; on: boolean }
   | { op: 'observed' }
   | { op: 'stall'; ms: number };   // test hook: block this shard (fault tests)
 export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string };
@@ -22,6 +23,7 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
         case 'forward': value = shard!.forward(req.M, req.pos0, req.logitsFrom); break;
         case 'comm': shard!.configureComm(req.config); break;
         case 'observe': shard!.comm.startObserving(); break;
+        case 'verify': shard!.comm.verify = req.on; break;
         case 'observed': value = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; break;
         case 'stall': { const until = Date.now() + req.ms; while (Date.now() < until) { /* busy: a hung shard */ } break; }
       }
