@@ -6,13 +6,19 @@ import { Engine } from './engine.js';
 import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
 import { parseCommMode, needsCalibration } from './calibrate/plan.js';
+import { defaultProfilePath, loadProfileFor, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 
 const HELP = `lowbit-tp — tensor-parallel LLM inference in WebAssembly SIMD with low-bit all-reduce
 
 usage: lowbit-tp <command> [options]
   run          generate text:  --model smollm2|gemma3|FILE.gguf  --tp N  --comm exact|CODEC  --prompt "…"
                [--algorithm all-gather|rs-ag] [--max-tokens 64] [--temperature 0] [--top-p 0.95] [--seed 1]
-               [--chat] [--context 2048]
+               [--chat] [--context 2048] [--profile FILE]
+  calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
+               --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--out FILE]
+  eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
+               --model M --tp N [--comm paper|m1,m2,…] [--algorithm all-gather,rs-ag] [--profile FILE]
+               [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE]
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   help         this text
 
@@ -24,7 +30,58 @@ const RUN_OPTIONS = {
   algorithm: { type: 'string', default: 'all-gather' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string', default: '64' },
   temperature: { type: 'string', default: '0' }, 'top-p': { type: 'string', default: '0.95' }, seed: { type: 'string', default: '1' },
   chat: { type: 'boolean', default: false }, context: { type: 'string', default: '2048' }, quiet: { type: 'boolean', default: false },
+  profile: { type: 'string' },
 } as const;
+
+function fraction(v: string | undefined): number {
+  const m = /^(\d+)\/(\d+)$/.exec(v ?? '');
+  const f = m ? Number(m[1]) / Number(m[2]) : Number(v);
+  if (!(f > 0 && f < 1)) throw new Error(`--fraction must be in (0, 1), like 1/64; got "${v}"`);
+  return f;
+}
+const progress = (quiet?: boolean) => (quiet ? () => {} : (m: string) => process.stderr.write(`\r\x1b[2K${m}`));
+
+async function calibrateCmd(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({ args: argv, strict: true, options: {
+    model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, fraction: { type: 'string', default: '1/64' },
+    sequences: { type: 'string', default: '32' }, tokens: { type: 'string', default: '128' }, out: { type: 'string' }, quiet: { type: 'boolean', default: false },
+  } });
+  const tp = num(o.tp, 'tp'), say = progress(o.quiet);
+  const engine = await Engine.load(o.model!, { tp, maxBatch: 128, progress: say });
+  try {
+    say('\n');
+    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp), say });
+  } finally { await engine.close(); }
+  return 0;
+}
+
+async function evalCmd(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({ args: argv, strict: true, options: {
+    model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, comm: { type: 'string', default: 'paper' },
+    algorithm: { type: 'string', default: 'all-gather' }, profile: { type: 'string' }, fraction: { type: 'string', default: '1/64' },
+    windows: { type: 'string', default: '16' }, 'window-tokens': { type: 'string', default: '256' }, cloze: { type: 'string', default: '500' },
+    choice: { type: 'string', default: '500' }, jsonl: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '5' },
+    out: { type: 'string' }, quiet: { type: 'boolean', default: false },
+  } });
+  const tp = num(o.tp, 'tp');
+  const algorithms = o.algorithm!.split(',') as Algorithm[];
+  for (const a of algorithms) if (a !== 'all-gather' && a !== 'rs-ag') throw new Error(`--algorithm takes all-gather and/or rs-ag, got ${a}`);
+  const modes = o.comm === 'paper' ? PAPER_MODES : o.comm!.split(',');
+  if (!modes.includes('exact')) modes.unshift('exact');
+  for (const m of modes) parseCommMode(m);
+  const out = o.out ?? `docs/results/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
+  const report = await runEval({ model: o.model!, tp, modes, algorithms, profile: o.profile, fraction: fraction(o.fraction),
+    windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
+    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet) });
+  process.stderr.write('\n');
+  const { markdownTable } = await import('./eval/report.js');
+  console.log(markdownTable([report]));
+  console.log(`\nwrote ${out} (${report.seconds.toFixed(0)} s)`);
+  const dir = out.replace(/\/[^/]*$/, '');
+  await writeAccuracyReport(dir);
+  console.log(`updated ${dir}/accuracy.md and ${dir}/accuracy.svg`);
+  return 0;
+}
 
 function num(v: string | undefined, name: string): number {
   const n = Number(v);
@@ -36,14 +93,23 @@ async function run(argv: string[]): Promise<number> {
   const { values: o } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true });
   if (!o.prompt) throw new Error('run needs --prompt "…"');
   const mode = parseCommMode(o.comm!);
-  if (needsCalibration(mode)) throw new Error(`--comm ${o.comm} needs a calibration profile; calibration is not available yet (use int4-g32)`);
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag`);
   const say = o.quiet ? () => {} : (m: string) => process.stderr.write(`\r\x1b[2K${m}`);
   const engine = await Engine.load(o.model!, { tp: num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say });
   if (!o.quiet) process.stderr.write('\n');
   try {
-    await engine.setComm(mode.exact ? null : { mode: o.comm!, algorithm, fraction: 1 / 64 });
+    let sites;
+    if (needsCalibration(mode)) {
+      const path = o.profile ?? defaultProfilePath(o.model!, engine.tp);
+      const fs = await import('node:fs/promises');
+      if (!o.profile && !(await fs.access(path).then(() => true, () => false))) {
+        process.stderr.write(`--comm ${o.comm} needs a calibration profile; none at ${path}, calibrating first (once)\n`);
+        await runCalibration(engine, { sequences: 32, tokens: 128, fraction: 1 / 64, out: path, say: o.quiet ? () => {} : (m) => process.stderr.write(`\r\x1b[2K${m}`) });
+      }
+      sites = await loadProfileFor(engine, path);
+    }
+    await engine.setComm(mode.exact ? null : { mode: o.comm!, algorithm, fraction: 1 / 64, sites });
     process.stdout.write(o.prompt);
     const r = await generate(engine, o.prompt, {
       maxTokens: num(o['max-tokens'], 'max-tokens'), temperature: num(o.temperature, 'temperature'), topP: num(o['top-p'], 'top-p'),
@@ -63,6 +129,8 @@ async function main(argv: string[]): Promise<number> {
   const [cmd = 'help', ...rest] = argv;
   switch (cmd) {
     case 'run': return run(rest);
+    case 'calibrate': return calibrateCmd(rest);
+    case 'eval': return evalCmd(rest);
     case 'demo': {
       console.log('lowbit-tp codec demo: TP 2, 64 tokens × 576 features, 12 planted outlier features, calibrated on separate samples');
       console.log(formatDemo(await codecDemo()));

@@ -34,7 +34,9 @@ export class Engine {
     const tok = tokenizerFromGguf(g);
     const tp = opts.tp ?? 1;
     const plans = planShards(cfg, tp);
-    const flavor = opts.flavor ?? (hasRelaxedSimd() ? 'relaxed' : 'simd');
+    // Plain SIMD by default: on the machines measured so far it beat relaxed FMA (docs/results/matmul-bench.json).
+    const flavor = opts.flavor ?? 'simd';
+    if (flavor === 'relaxed' && !hasRelaxedSimd()) throw new Error('relaxed-SIMD kernels need a runtime with relaxed SIMD (Node ≥ 22, Deno, Chrome ≥ 114)');
     const module = await loadKernelModule(flavor);
     const heapBase = (new WebAssembly.Instance(module, { env: { memory: sharedMemory(65536), abort() {} } }).exports.heapBase as () => number)();
     const context = Math.min(opts.context ?? 2048, cfg.contextLength);
@@ -49,6 +51,18 @@ export class Engine {
 
   get position(): number { return this.pos; }
   reset(): void { this.pos = 0; }
+  /** Rewind to `pos` (the cache beyond it is overwritten by what comes next). */
+  truncate(pos: number): void { if (pos < 0 || pos > this.pos) throw new Error(`cannot rewind to ${pos}`); this.pos = pos; }
+
+  private hash: string | null = null;
+  /** SHA-256 of the model file: profiles are bound to it. */
+  async modelHash(): Promise<string> {
+    if (!this.hash) {
+      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', this.gguf.bytes as Uint8Array<ArrayBuffer>));
+      this.hash = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+    }
+    return this.hash;
+  }
 
   async setComm(config: CommConfig | null): Promise<void> {
     await this.pool.all({ op: 'comm', config });
@@ -56,26 +70,27 @@ export class Engine {
   }
 
   /**
-   * Appends `tokens` to the sequence and runs them (in chunks of maxBatch). Returns logits [rows × vocab]
-   * for every new token (allLogits) or for the last one.
+   * Appends `tokens` to the sequence and runs them (in chunks of maxBatch). Returns logits [rows × vocab] for the
+   * new tokens from index `from` on (true: all of them; default: the last one).
    */
-  async forward(tokens: number[], allLogits = false): Promise<ForwardOutput> {
+  async forward(tokens: number[], from: number | boolean = tokens.length - 1): Promise<ForwardOutput> {
     const { maxBatch, cap } = this.map, V = this.cfg.vocab;
     if (tokens.length === 0) throw new Error('forward: no tokens');
     if (this.pos + tokens.length > cap) throw new Error(`sequence of ${this.pos + tokens.length} tokens exceeds the context of ${cap} (raise --context, up to ${this.cfg.contextLength})`);
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new Error(`token id ${t} outside the vocabulary of ${V}`);
-    const rowsOut = allLogits ? tokens.length : 1;
+    const first = from === true ? 0 : from === false ? tokens.length - 1 : Math.max(0, Math.min(from, tokens.length - 1));
+    const rowsOut = tokens.length - first;
     const logits = new Float32Array(rowsOut * V);
     let bytesSent = 0, valuesSent = 0, checks = 0, mismatches = 0, row = 0;
     for (let at = 0; at < tokens.length; at += maxBatch) {
-      const chunk = tokens.slice(at, at + maxBatch), M = chunk.length, last = at + M === tokens.length;
+      const chunk = tokens.slice(at, at + maxBatch), M = chunk.length;
       new Int32Array(this.memory.buffer, this.map.tokens, M).set(chunk);
-      const from = allLogits ? 0 : last ? M - 1 : M;
-      const res = await this.pool.all<ForwardResult>({ op: 'forward', M, pos0: this.pos, logitsFrom: from });
+      const localFrom = Math.min(M, Math.max(0, first - at));
+      const res = await this.pool.all<ForwardResult>({ op: 'forward', M, pos0: this.pos, logitsFrom: localFrom });
       this.pos += M;
       for (const r of res) { bytesSent += r.bytesSent; valuesSent += r.valuesSent; checks += r.checks; mismatches += r.mismatches; }
-      for (let m = from; m < M; m++, row++) for (const s of this.map.shards) {
-        const src = new Float32Array(this.memory.buffer, s.logits + 4 * (m - from) * s.Vl, s.Vl);
+      for (let m = localFrom; m < M; m++, row++) for (const s of this.map.shards) {
+        const src = new Float32Array(this.memory.buffer, s.logits + 4 * (m - localFrom) * s.Vl, s.Vl);
         logits.set(src, row * V + s.plan.vocab[0]);
       }
     }

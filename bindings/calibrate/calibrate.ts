@@ -1,0 +1,27 @@
+// Calibration run: exact communication over the calibration text while every shard records, per site, the EMA
+// ranges of its partial sums and of the reduced sum.
+import { Engine } from '../engine.js';
+import { FeatureRanges } from './ranges.js';
+import { makeProfile, Profile } from './profile.js';
+
+type Json = ReturnType<FeatureRanges['toJSON']>;
+
+export async function calibrate(engine: Engine, sequences: number[][], fraction: number, progress?: (done: number, total: number) => void): Promise<Profile> {
+  await engine.setComm(null);
+  await engine.pool.all({ op: 'observe' });
+  for (let i = 0; i < sequences.length; i++) {
+    engine.reset();
+    await engine.forward(sequences[i]);
+    progress?.(i + 1, sequences.length);
+  }
+  const perShard = await engine.pool.all<{ partial: Json; sum: Json }[]>({ op: 'observed' });
+  const sites = perShard[0].map((_, site) => ({
+    partial: perShard.map((s) => FeatureRanges.fromJSON(s[site].partial)),
+    sum: FeatureRanges.fromJSON(perShard[0][site].sum),
+  }));
+  return makeProfile(sites, {
+    model: { sha256: await engine.modelHash(), arch: engine.cfg.arch, file: engine.modelId.split('/').pop()! },
+    tp: engine.tp, fraction, momentum: sites[0].sum.momentum,
+    calibration: { sequences: sequences.length, tokensPerSequence: sequences[0]?.length ?? 0, source: 'python3.11-doc (calibration split)' },
+  });
+}

@@ -1,0 +1,98 @@
+// The calibrate and eval commands (cli.ts parses the command line; these do the work).
+import { Engine } from './engine.js';
+import { calibrate } from './calibrate/calibrate.js';
+import { Profile, profileSites } from './calibrate/profile.js';
+import { needsCalibration, parseCommMode } from './calibrate/plan.js';
+import { loadCorpus, windows } from './eval/corpus.js';
+import { choiceItems, clozeItems, parseChoiceJsonl } from './eval/tasks.js';
+import { evaluate, ModeSpec } from './eval/run.js';
+import { markdownTable, RunReport, svgPlot } from './eval/report.js';
+import { Algorithm } from './tp/allreduce.js';
+import { cacheDir } from './models.js';
+
+export const PAPER_MODES = [
+  'exact', 'bf16', 'int4-static', 'int4-g32', 'random-int4-static', 'outlier-int4-static', 'outlier-int4-g32', 'int8-g32',
+  'outlier-int3-static', 'outlier-int3-g128-sym',
+];
+
+export const defaultProfilePath = (model: string, tp: number): string =>
+  `${cacheDir()}/profiles/${model.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
+
+export async function runCalibration(engine: Engine, opts: { sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void }): Promise<Profile> {
+  const corpus = await loadCorpus();
+  const seqs = withBos(engine, windows(corpus.calibration, (t) => engine.encode(t, false), opts.tokens - (engine.tok.addBos ? 1 : 0), opts.sequences, 1234));
+  const t0 = Date.now();
+  const profile = await calibrate(engine, seqs, opts.fraction, (d, n) => opts.say(`calibrating: sequence ${d}/${n}`));
+  const fs = await import('node:fs/promises');
+  await fs.mkdir(opts.out.replace(/\/[^/]*$/, ''), { recursive: true });
+  await fs.writeFile(opts.out, JSON.stringify(profile));
+  opts.say(`calibrated on ${seqs.length} × ${opts.tokens} tokens in ${((Date.now() - t0) / 1000).toFixed(0)} s → ${opts.out}\n`);
+  return profile;
+}
+
+/** Models that expect BOS (Gemma) get it at the start of every window. */
+const withBos = (engine: Engine, ws: number[][]): number[][] => (engine.tok.addBos ? ws.map((w) => [engine.tok.bos, ...w]) : ws);
+
+export async function loadProfileFor(engine: Engine, path: string): Promise<ReturnType<typeof profileSites>> {
+  const fs = await import('node:fs/promises');
+  let p: Profile;
+  try { p = JSON.parse(await fs.readFile(path, 'utf8')); } catch (e) { throw new Error(`cannot read calibration profile ${path}: ${(e as Error).message}`); }
+  return profileSites(p, { sha256: await engine.modelHash(), tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden });
+}
+
+export interface EvalOptions {
+  model: string; tp: number; modes: string[]; algorithms: Algorithm[]; profile?: string; fraction: number;
+  windows: number; windowTokens: number; cloze: number; choice: number; jsonl: string[]; seed: number; out: string;
+  say: (m: string) => void;
+}
+
+export async function runEval(o: EvalOptions): Promise<RunReport> {
+  const t0 = Date.now();
+  const engine = await Engine.load(o.model, { tp: o.tp, maxBatch: 64, progress: o.say });
+  try {
+    const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(m)));
+    const profilePath = o.profile ?? defaultProfilePath(o.model, o.tp);
+    let sites = null;
+    if (needsProfile) {
+      const fs = await import('node:fs/promises');
+      const exists = await fs.access(profilePath).then(() => true, () => false);
+      if (!exists && !o.profile) { o.say(`no calibration profile at ${profilePath}: calibrating first\n`); await runCalibration(engine, { sequences: 32, tokens: 128, fraction: o.fraction, out: profilePath, say: o.say }); }
+      sites = await loadProfileFor(engine, profilePath);
+    }
+    const corpus = await loadCorpus();
+    const enc = (t: string) => engine.encode(t, false);
+    const choice = o.choice ? [{ name: 'choice', items: choiceItems(corpus.evaluation, o.choice, o.seed + 2) }] : [];
+    const fs = await import('node:fs/promises');
+    for (const f of o.jsonl) choice.push({ name: f.split('/').pop()!.replace(/\.jsonl$/, ''), items: parseChoiceJsonl(await fs.readFile(f, 'utf8')) });
+    const data = {
+      windows: withBos(engine, windows(corpus.evaluation, enc, o.windowTokens - (engine.tok.addBos ? 1 : 0), o.windows, o.seed)),
+      cloze: o.cloze ? clozeItems(corpus.evaluation, o.cloze, o.seed + 1) : [], choice,
+    };
+    const specs: ModeSpec[] = o.modes.flatMap((m) => (m === 'exact' || m === 'bf16' || m === 'f16' || o.algorithms.length === 1
+      ? [{ label: m, mode: m, algorithm: o.algorithms[0] }]
+      : o.algorithms.map((a) => ({ label: `${m} (${a})`, mode: m, algorithm: a }))));
+    const results = await evaluate(engine, specs, data, sites, o.fraction, (m) => o.say(`eval ${o.model} TP ${o.tp}: ${m}`));
+    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithms.join('+'), profile: sites ? profilePath : null,
+      items: { windows: data.windows.length, windowTokens: o.windowTokens, cloze: data.cloze.length, ...Object.fromEntries(choice.map((c) => [c.name, c.items.length])) },
+      seconds: (Date.now() - t0) / 1000, results };
+    await fs.mkdir(o.out.replace(/\/[^/]*$/, '') || '.', { recursive: true });
+    await fs.writeFile(o.out, JSON.stringify(report, null, 1));
+    return report;
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Regenerate docs/results/accuracy.{md,svg} from every eval-*.json there. */
+export async function writeAccuracyReport(dir: string): Promise<string> {
+  const fs = await import('node:fs/promises');
+  const files = (await fs.readdir(dir)).filter((f) => /^eval-.*\.json$/.test(f)).sort();
+  const runs: RunReport[] = [];
+  for (const f of files) runs.push(JSON.parse(await fs.readFile(`${dir}/${f}`, 'utf8')));
+  const md = `# Accuracy of low-bit all-reduce (regenerate: npm run eval:paper)\n\n${markdownTable(runs)}\n\n` +
+    runs.map((r) => `- ${r.model} TP ${r.tp}: ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.seconds.toFixed(0)} s; profile ${r.profile ?? 'none'}`).join('\n') +
+    `\n\n![score vs bits](accuracy.svg)\n`;
+  await fs.writeFile(`${dir}/accuracy.md`, md);
+  await fs.writeFile(`${dir}/accuracy.svg`, svgPlot(runs));
+  return md;
+}

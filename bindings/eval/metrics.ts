@@ -1,0 +1,22 @@
+// Log-softmax and the per-position comparisons of a communication mode with exact communication.
+export function logSoftmax(row: Float32Array, out: Float64Array): void {
+  let mx = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > mx) mx = row[i];
+  let s = 0;
+  for (let i = 0; i < row.length; i++) s += Math.exp(row[i] - mx);
+  const lse = mx + Math.log(s);
+  for (let i = 0; i < row.length; i++) out[i] = row[i] - lse;
+}
+
+/** KL(p ‖ q) from log-probabilities. */
+export function kl(logp: Float64Array, logq: Float64Array): number {
+  let k = 0;
+  for (let i = 0; i < logp.length; i++) { const p = Math.exp(logp[i]); if (p > 0) k += p * (logp[i] - logq[i]); }
+  return Math.max(0, k);
+}
+
+export function argmax64(x: Float64Array | Float32Array): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
+  return b;
+}
