@@ -6,7 +6,7 @@ import { Engine } from './engine.js';
 import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
 import { parseCommMode, needsCalibration } from './calibrate/plan.js';
-import { defaultProfilePath, loadProfileFor, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
+import { defaultProfilePath, loadProfileFor, modeSpec, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 
 const HELP = `lowbit-tp — tensor-parallel LLM inference in WebAssembly SIMD with low-bit all-reduce
 
@@ -17,7 +17,7 @@ usage: lowbit-tp <command> [options]
   calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
                --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--out FILE]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
-               --model M --tp N [--comm paper|m1,m2,…] [--algorithm all-gather,rs-ag] [--profile FILE]
+               --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
                [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE]
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   help         this text
@@ -64,13 +64,13 @@ async function evalCmd(argv: string[]): Promise<number> {
     out: { type: 'string' }, quiet: { type: 'boolean', default: false },
   } });
   const tp = num(o.tp, 'tp');
-  const algorithms = o.algorithm!.split(',') as Algorithm[];
-  for (const a of algorithms) if (a !== 'all-gather' && a !== 'rs-ag') throw new Error(`--algorithm takes all-gather and/or rs-ag, got ${a}`);
-  const modes = o.comm === 'paper' ? PAPER_MODES : o.comm!.split(',');
+  const algorithm = o.algorithm as Algorithm;
+  if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag, got ${algorithm}`);
+  const modes = o.comm === 'paper' ? [...PAPER_MODES] : o.comm!.split(',');
   if (!modes.includes('exact')) modes.unshift('exact');
-  for (const m of modes) parseCommMode(m);
+  for (const m of modes) modeSpec(m, algorithm);
   const out = o.out ?? `docs/results/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
-  const report = await runEval({ model: o.model!, tp, modes, algorithms, profile: o.profile, fraction: fraction(o.fraction),
+  const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
     windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
     choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet) });
   process.stderr.write('\n');

@@ -11,9 +11,17 @@ import { Algorithm } from './tp/allreduce.js';
 import { cacheDir } from './models.js';
 
 export const PAPER_MODES = [
-  'exact', 'bf16', 'int4-static', 'int4-g32', 'random-int4-static', 'outlier-int4-static', 'outlier-int4-g32', 'int8-g32',
-  'outlier-int3-static', 'outlier-int3-g128-sym',
+  'exact', 'bf16', 'int4-static', 'int4-g32', 'random-int4-static', 'outlier-int4-static', 'outlier-int4-static@rs-ag',
+  'outlier-int4-g32', 'int8-g32', 'outlier-int3-static', 'outlier-int3-g128-sym',
 ];
+
+/** "codec" or "codec@algorithm" → what evaluate() runs. */
+export function modeSpec(m: string, fallback: Algorithm): ModeSpec {
+  const [mode, alg] = m.split('@');
+  parseCommMode(mode);
+  if (alg !== undefined && alg !== 'all-gather' && alg !== 'rs-ag') throw new Error(`mode "${m}": algorithm must be all-gather or rs-ag`);
+  return { label: alg ? `${mode} (${alg})` : mode, mode, algorithm: (alg as Algorithm) ?? fallback };
+}
 
 export const defaultProfilePath = (model: string, tp: number): string =>
   `${cacheDir()}/profiles/${model.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
@@ -41,7 +49,7 @@ export async function loadProfileFor(engine: Engine, path: string): Promise<Retu
 }
 
 export interface EvalOptions {
-  model: string; tp: number; modes: string[]; algorithms: Algorithm[]; profile?: string; fraction: number;
+  model: string; tp: number; modes: string[]; algorithm: Algorithm; profile?: string; fraction: number;
   windows: number; windowTokens: number; cloze: number; choice: number; jsonl: string[]; seed: number; out: string;
   say: (m: string) => void;
 }
@@ -50,7 +58,7 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
   const t0 = Date.now();
   const engine = await Engine.load(o.model, { tp: o.tp, maxBatch: 64, progress: o.say });
   try {
-    const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(m)));
+    const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
     const profilePath = o.profile ?? defaultProfilePath(o.model, o.tp);
     let sites = null;
     if (needsProfile) {
@@ -68,11 +76,9 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
       windows: withBos(engine, windows(corpus.evaluation, enc, o.windowTokens - (engine.tok.addBos ? 1 : 0), o.windows, o.seed)),
       cloze: o.cloze ? clozeItems(corpus.evaluation, o.cloze, o.seed + 1) : [], choice,
     };
-    const specs: ModeSpec[] = o.modes.flatMap((m) => (m === 'exact' || m === 'bf16' || m === 'f16' || o.algorithms.length === 1
-      ? [{ label: m, mode: m, algorithm: o.algorithms[0] }]
-      : o.algorithms.map((a) => ({ label: `${m} (${a})`, mode: m, algorithm: a }))));
+    const specs = o.modes.map((m) => modeSpec(m, o.algorithm));
     const results = await evaluate(engine, specs, data, sites, o.fraction, (m) => o.say(`eval ${o.model} TP ${o.tp}: ${m}`));
-    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithms.join('+'), profile: sites ? profilePath : null,
+    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithm, profile: sites ? profilePath : null,
       items: { windows: data.windows.length, windowTokens: o.windowTokens, cloze: data.cloze.length, ...Object.fromEntries(choice.map((c) => [c.name, c.items.length])) },
       seconds: (Date.now() - t0) / 1000, results };
     await fs.mkdir(o.out.replace(/\/[^/]*$/, '') || '.', { recursive: true });

@@ -50,6 +50,10 @@ export async function loadCorpus(root = DOC_ROOT): Promise<Corpus> {
     (cal ? corpus.calibration : corpus.evaluation).push(...paras);
     corpus.files[cal ? 'calibration' : 'evaluation']++;
   }
+  // Boilerplate paragraphs recur across files: keep each once, and never in both sets.
+  corpus.calibration = [...new Set(corpus.calibration)];
+  const cal = new Set(corpus.calibration);
+  corpus.evaluation = [...new Set(corpus.evaluation)].filter((p) => !cal.has(p));
   return corpus;
 }
 

@@ -1,0 +1,82 @@
+// Calibration and evaluation end to end, small: text split, task builders, JSONL reader, profile binding
+// (another TP degree or model is refused), every metric for a few modes, and the report.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Engine } from '../bindings/engine.js';
+import { isCalibrationFile, loadCorpus, windows } from '../bindings/eval/corpus.js';
+import { choiceItems, clozeItems, parseChoiceJsonl } from '../bindings/eval/tasks.js';
+import { calibrate } from '../bindings/calibrate/calibrate.js';
+import { profileSites } from '../bindings/calibrate/profile.js';
+import { evaluate } from '../bindings/eval/run.js';
+import { markdownTable, svgPlot } from '../bindings/eval/report.js';
+
+const corpus = await loadCorpus();
+
+test('calibration and evaluation text come from different files and are large enough', async () => {
+  assert.ok(corpus.files.calibration > 0 && corpus.files.evaluation > 0);
+  const cal = new Set(corpus.calibration);
+  assert.ok(corpus.evaluation.every((p) => !cal.has(p)), 'no paragraph in both sets');
+  assert.equal(isCalibrationFile('tutorial/index.rst.txt'), isCalibrationFile('tutorial/index.rst.txt'));
+  const e = await Engine.load('smollm2', { tp: 1 });
+  const evalTokens = corpus.evaluation.reduce((n, p) => n + e.tok.tokenizer.encode(p).length, 0);
+  assert.ok(evalTokens >= 50_000, `evaluation text has ${evalTokens} tokens`);
+  assert.equal(windows(corpus.calibration, (t) => e.encode(t, false), 128, 32, 1).length, 32);
+  await e.close();
+});
+
+test('task builders give at least 500 items each; lm-eval JSONL files are read and checked', () => {
+  const cloze = clozeItems(corpus.evaluation, 500, 1), choice = choiceItems(corpus.evaluation, 500, 2);
+  assert.equal(cloze.length, 500);
+  assert.equal(choice.length, 500);
+  assert.ok(cloze.every((c) => /^ [A-Za-z]{4,}$/.test(c.target) && c.context.split(' ').length >= 20));
+  assert.ok(choice.every((c) => c.endings.length === 4 && c.gold >= 0 && c.gold < 4));
+  const items = parseChoiceJsonl('{"query": "The sky is", "choices": ["blue", "green"], "gold": 0}\n{"ctx": "Two plus two is", "endings": [" five", " four"], "label": 1}\n');
+  assert.deepEqual(items[1], { context: 'Two plus two is', endings: [' five', ' four'], gold: 1 });
+  assert.throws(() => parseChoiceJsonl('{"query": "x", "choices": ["a"], "gold": 3}'), /line 1/);
+  assert.throws(() => parseChoiceJsonl('not json'), /line 1: not JSON/);
+});
+
+test('calibrate → profile → evaluate, end to end; a profile for another TP degree or model is refused', async () => {
+  const e = await Engine.load('smollm2', { tp: 2, maxBatch: 32 });
+  const seqs = windows(corpus.calibration, (t) => e.encode(t, false), 32, 4, 1);
+  const profile = await calibrate(e, seqs, 1 / 64);
+  const expect = { sha256: await e.modelHash(), tp: 2, layers: e.cfg.layers, hidden: e.cfg.hidden };
+  const sites = profileSites(JSON.parse(JSON.stringify(profile)), expect);
+  assert.equal(sites.length, 60);
+  assert.equal(profile.sites[0].partial[0].outliers.length, 9);
+  assert.throws(() => profileSites(profile, { ...expect, tp: 3 }), /made for TP 2, this run uses TP 3/);
+  assert.throws(() => profileSites(profile, { ...expect, sha256: 'f'.repeat(64) }), /made for another model/);
+
+  const dir = mkdtempSync(`${tmpdir()}/lbtp-`);
+  writeFileSync(`${dir}/mini.jsonl`, '{"query": "The capital of France is", "choices": [" Paris", " a banana"], "gold": 0}\n');
+  const data = {
+    windows: windows(corpus.evaluation, (t) => e.encode(t, false), 48, 1, 3),
+    cloze: clozeItems(corpus.evaluation, 4, 4),
+    choice: [{ name: 'choice', items: choiceItems(corpus.evaluation, 4, 5) }, { name: 'mini', items: parseChoiceJsonl(readFileSync(`${dir}/mini.jsonl`, 'utf8')) }],
+  };
+  const modes = [
+    { label: 'exact', mode: 'exact', algorithm: 'all-gather' as const },
+    { label: 'paper', mode: 'outlier-int4-static', algorithm: 'all-gather' as const },
+    { label: 'paper rs-ag', mode: 'outlier-int4-static', algorithm: 'rs-ag' as const },
+    { label: 'random', mode: 'random-int4-static', algorithm: 'all-gather' as const },
+  ];
+  const res = await evaluate(e, modes, data, sites, 1 / 64);
+  await e.close();
+  const [exact, paper, paperRs] = res;
+  assert.equal(exact.meanKL, 0);
+  assert.equal(exact.top1, 1);
+  assert.equal(exact.bitsPerValue, 32);
+  assert.equal(exact.tasks.mini, 1, 'exact answers the easy JSONL item');
+  assert.ok(paper.bitsPerValue > 4.18 && paper.bitsPerValue < 4.6, `paper codec bits ${paper.bitsPerValue}`);
+  assert.ok(paperRs.bitsPerValue > 4.18 && paperRs.bitsPerValue < 4.8, `rs-ag bits ${paperRs.bitsPerValue}`);
+  for (const r of res) {
+    assert.ok(Number.isFinite(r.ppl) && r.ppl > 1 && r.meanKL >= 0 && r.top1 <= 1);
+    assert.deepEqual(Object.keys(r.tasks).sort(), ['choice', 'cloze', 'mini']);
+    assert.ok(r.scorePct !== undefined);
+  }
+  const report = { model: 'smollm2', tp: 2, algorithm: 'all-gather', profile: null, items: {}, seconds: 1, results: res };
+  assert.match(markdownTable([report]), /\| smollm2 \| 2 \| paper \| all-gather \| 4\.\d\d \|/);
+  assert.match(svgPlot([report]), /^<svg[\s\S]*<circle[\s\S]*<\/svg>\n$/);
+});
