@@ -45,7 +45,7 @@ for (const name of CODECS) for (const F of FEATURES) for (const T of TOKENS) {
     .add('simd decode-acc', () => { codec.decode(wire, bytes, sum, n, true); })
     .add('scalar decode-acc', () => { decodeReference(ctx, block, acc, true); });
   await bench.run();
-  const ms = (task: string) => bench.getTask(task)!.result!.latency.mean;
+  const ms = (task: string) => (bench.getTask(task)!.result as unknown as { latency: { mean: number } }).latency.mean;
   for (const op of ['encode', 'decode-acc']) {
     const s = gbs(4 * n, ms(`simd ${op}`)), r = gbs(4 * n, ms(`scalar ${op}`));
     rows.push({ codec: name, tokens: T, features: F, op, simdGBs: s, scalarGBs: r, ratio: s / r });

@@ -10,7 +10,7 @@ import { dequantize } from '../bindings/gguf/dequant.js';
 import { typeInfo } from '../bindings/gguf/types.js';
 import { configFromGguf } from '../bindings/model/config.js';
 import { readModel } from '../bindings/models.js';
-import { writeGguf } from './gguf-writer.js';
+import { writeGguf } from '../bindings/gguf/writer.js';
 
 for (const model of ['smollm2', 'gemma3']) {
   test(`${model}: every tensor dequantizes bit-identically to the Python gguf package`, async () => {

@@ -5,7 +5,7 @@ import { ModelConfig } from '../model/config.js';
 import { forwardLayers, Kernels, lmHead } from '../model/transformer.js';
 import { Barrier } from './barrier.js';
 import { CommConfig, Communicator } from './allreduce.js';
-import { CTRL_INTS, MemoryMap } from './memory.js';
+import { CTRL_INTS, MemoryMap, partialPtr } from './memory.js';
 
 export interface ShardInit {
   memory: WebAssembly.Memory; module: WebAssembly.Module; map: MemoryMap; cfg: ModelConfig; shard: number; barrierTimeoutMs: number;
@@ -35,4 +35,18 @@ export class Shard {
   }
 
   configureComm(cfg: CommConfig | null): void { this.comm.configure(cfg); }
+
+  /** Benchmark hook: `reps` all-reduces of M rows of the current partial buffers; returns ms per all-reduce. */
+  benchReduce(M: number, reps: number): number {
+    const { map, shard } = this.init, s = map.shards[shard];
+    const f32 = new Float32Array(this.init.memory.buffer);
+    for (const site of [0, 1]) {
+      const p = partialPtr(map, s, site) / 4;
+      for (let i = 0; i < M * map.hidden; i++) f32[p + i] = Math.sin(i * 0.37 + shard) * (i % 97 === 0 ? 30 : 1);
+    }
+    this.comm.reduce(0, partialPtr(map, s, 0), M); // warm-up
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) this.comm.reduce((r + 1) % 2, partialPtr(map, s, (r + 1) % 2), M);
+    return (performance.now() - t0) / reps;
+  }
 }

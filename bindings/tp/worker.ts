@@ -8,7 +8,8 @@ export type Request =
   | { op: 'observe' }
   | { op: 'verify'; on: boolean }
   | { op: 'observed' }
-  | { op: 'stall'; ms: number };   // test hook: block this shard (fault tests)
+  | { op: 'stall'; ms: number }    // test hook: block this shard (fault tests)
+  | { op: 'benchReduce'; M: number; reps: number };
 export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string };
 
 interface Port { postMessage(m: unknown): void; on?(ev: 'message', f: (m: unknown) => void): void }
@@ -25,6 +26,7 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
         case 'observe': shard!.comm.startObserving(); break;
         case 'verify': shard!.comm.verify = req.on; break;
         case 'observed': value = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; break;
+        case 'benchReduce': value = shard!.benchReduce(req.M, req.reps); break;
         case 'stall': { const until = Date.now() + req.ms; while (Date.now() < until) { /* busy: a hung shard */ } break; }
       }
       port.postMessage({ id, ok: true, value } satisfies Reply);

@@ -1,5 +1,5 @@
-// A minimal GGUF writer for tests: small valid files to parse, truncate and corrupt.
-type Kv = [string, 'u32' | 'f32' | 'str' | 'strs', number | string | string[]];
+// A minimal GGUF writer: small files for tests (to parse, truncate, corrupt) and synthetic models for benchmarks.
+export type Kv = [string, 'u32' | 'f32' | 'str' | 'strs' | 'i32s', number | string | string[] | number[]];
 export interface TensorSpec { name: string; dims: number[]; type: number; data: Uint8Array }
 
 export function writeGguf(kvs: Kv[], tensors: TensorSpec[], align = 32): Uint8Array {
@@ -13,7 +13,8 @@ export function writeGguf(kvs: Kv[], tensors: TensorSpec[], align = 32): Uint8Ar
     if (t === 'u32') { u32(4); u32(v as number); }
     else if (t === 'f32') { u32(6); const f = new Float32Array([v as number]); parts.push(...new Uint8Array(f.buffer)); }
     else if (t === 'str') { u32(8); str(v as string); }
-    else { u32(9); u32(8); u64((v as string[]).length); for (const s of v as string[]) str(s); }
+    else if (t === 'strs') { u32(9); u32(8); u64((v as string[]).length); for (const s of v as string[]) str(s); }
+    else { u32(9); u32(5); u64((v as number[]).length); for (const n of v as number[]) u32(n); }
   }
   let offset = 0;
   const offsets: number[] = [];
