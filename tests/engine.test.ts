@@ -39,7 +39,7 @@ test('every shard holds bitwise-identical sums after every all-reduce, for every
     await e.verifyIdentity(true);
     for (const comm of [null, { mode: 'int4-g32', algorithm: 'all-gather' as const, fraction: 1 / 64 },
       { mode: 'int4-g32-sym', algorithm: 'rs-ag' as const, fraction: 1 / 64 }, { mode: 'bf16', algorithm: 'rs-ag' as const, fraction: 1 / 64 },
-      { mode: 'int3-g16', algorithm: 'all-gather' as const, fraction: 1 / 64 }]) {
+      { mode: 'int3-g16', algorithm: 'all-gather' as const, fraction: 1 / 64 }, { mode: 'auto', algorithm: 'rs-ag' as const, fraction: 1 / 64 }]) {
       await e.setComm(comm);
       e.reset();
       const out = await e.forward(ids); // 40 tokens in chunks of 16: prefill-sized and partial chunks

@@ -10,6 +10,10 @@ export interface CommMode { name: string; spec: CodecSpec; selection: Selection;
 
 /** `exact` (f32 sum without a codec), any codec name of parseCodec, or `random-int<b>-…` (random outliers). */
 export function parseCommMode(name: string): CommMode {
+  if (name.startsWith('auto')) {
+    const codec = name.split(':')[1] ?? 'int4-g32';
+    return { ...parseCommMode(codec), name };
+  }
   if (name === 'exact') return { name, spec: parseCodec('f32'), selection: 'top-range', exact: true };
   if (name.startsWith('random-')) {
     const spec = parseCodec(`outlier-${name.slice('random-'.length)}`);

@@ -12,11 +12,13 @@ import { Kernels } from '../model/transformer.js';
 import { Barrier } from './barrier.js';
 import { MemoryMap, partialPtr, ShardMap } from './memory.js';
 import { splitRange } from './plan.js';
+import { autoChoice } from './policy.js';
 
 export type Algorithm = 'all-gather' | 'rs-ag';
 export interface RangeData { lo: Float32Array; hi: Float32Array }
 /** Calibration per site: the partial ranges of every shard and the ranges of the sum. */
 export interface SiteProfile { partial: RangeData[]; sum: RangeData }
+/** mode: a communication mode, or `auto[:codec]` (exact or compressed chosen per message, tp/policy.ts). */
 export interface CommConfig { mode: string; algorithm: Algorithm; fraction: number; sites?: SiteProfile[] }
 
 interface SiteCodecs { partial: SimdCodec[]; chunk: SimdCodec[][]; sum: SimdCodec[] }
@@ -52,8 +54,12 @@ export class Communicator {
 
   get S(): number { return this.map.shards.length; }
 
+  private auto = false;
+
   configure(cfg: CommConfig | null): void {
     this.codecs = null;
+    this.auto = cfg?.mode.startsWith('auto') ?? false;
+    if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
     if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
     const mode = parseCommMode(cfg.mode), E = this.map.hidden, s = this.map.shards[this.me];
     const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
@@ -85,7 +91,7 @@ export class Communicator {
     const n = M * this.map.hidden;
     let sum: number;
     if (this.S === 1) sum = partial;
-    else if (!this.codecs) sum = this.exact(site, n);
+    else if (!this.codecs || (this.auto && autoChoice(this.S, n) === 'exact')) sum = this.exact(site, n);
     else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
     else sum = this.reduceScatterAllGather(site, partial, M);
     if (this.verify && this.S > 1) this.checkIdentical(sum, n);

@@ -13,7 +13,26 @@ interface WorkerLike {
 
 export interface PoolOptions { callTimeoutMs?: number; barrierTimeoutMs?: number }
 
+/** Web Workers (Deno, browsers): module workers; a dead one shows up through the call deadlines. */
+function webWorker(url: URL): WorkerLike {
+  const W = (globalThis as unknown as { Worker: new (u: URL, o: { type: 'module' }) => {
+    postMessage(m: unknown): void; terminate(): void; onmessage: ((e: { data: unknown }) => void) | null;
+    onerror: ((e: { message: string; preventDefault(): void }) => void) | null } }).Worker;
+  const w = new W(url, { type: 'module' });
+  return {
+    postMessage: (m) => w.postMessage(m),
+    terminate: () => w.terminate(),
+    on(ev, f) {
+      const cb = f as (x: unknown) => void;
+      if (ev === 'message') w.onmessage = (e) => cb(e.data);
+      else if (ev === 'error') w.onerror = (e) => { e.preventDefault(); cb(new Error(e.message)); };
+    },
+  };
+}
+
 async function spawn(): Promise<WorkerLike> {
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
+  if (isDeno || typeof globalThis.process?.versions?.node !== 'string') return webWorker(new URL('./worker.js', import.meta.url));
   const { Worker } = await import('node:worker_threads');
   // From TypeScript sources (tests, tsx) the worker registers the tsx loader itself; the package runs compiled .js.
   const fromSource = import.meta.url.endsWith('.ts');

@@ -1,0 +1,25 @@
+// lowbit-tp public API.
+export { Engine } from './engine.js';
+export type { EngineOptions, ForwardOutput } from './engine.js';
+export { generate, sample, chatPrompt } from './generate.js';
+export type { GenerateOptions, GenerateResult } from './generate.js';
+export { parseCodec, makeContext, staticParamsFromRange, maxEncodedBytes } from './codec/spec.js';
+export type { CodecSpec, CodecContext } from './codec/spec.js';
+export { encodeReference, decodeReference } from './codec/reference.js';
+export { SimdCodec } from './codec/simd.js';
+export { WireFormatError, readHeader, layoutOf } from './codec/wire.js';
+export { parseGguf, GgufError, tensorBytes } from './gguf/reader.js';
+export { dequantize } from './gguf/dequant.js';
+export { tokenizerFromGguf } from './tokenizer/index.js';
+export { configFromGguf } from './model/config.js';
+export { planShards } from './tp/plan.js';
+export { autoChoice } from './tp/policy.js';
+export type { CommConfig, Algorithm } from './tp/allreduce.js';
+export { parseCommMode, contextFor } from './calibrate/plan.js';
+export { FeatureRanges } from './calibrate/ranges.js';
+export { calibrate } from './calibrate/calibrate.js';
+export { profileSites } from './calibrate/profile.js';
+export { evaluate } from './eval/run.js';
+export { instantiateKernels, loadKernelModule, sharedMemory, hasRelaxedSimd } from './kernels.js';
+export { Arena } from './arena.js';
+export { readModel, MODELS } from './models.js';
