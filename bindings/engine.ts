@@ -6,13 +6,18 @@ import { planShards } from './tp/plan.js';
 import { MemoryMap, planMemory } from './tp/memory.js';
 import { loadWeights } from './tp/load.js';
 import { ShardPool } from './tp/pool.js';
+import { LocalPool } from './tp/local.js';
 import { CommConfig } from './tp/allreduce.js';
 import { ForwardResult } from './tp/shard.js';
-import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd } from './kernels.js';
+import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd, runtimeCaps } from './kernels.js';
 import { readModel } from './models.js';
 
 export interface EngineOptions {
   tp?: number; maxBatch?: number; context?: number; flavor?: KernelFlavor;
+  /** Worker threads (default: where the runtime has them). Without, one shard runs in the calling thread. */
+  threads?: boolean;
+  /** A precompiled kernel module, for runtimes that can't compile WebAssembly from bytes (workerd). */
+  kernelModule?: WebAssembly.Module;
   callTimeoutMs?: number; barrierTimeoutMs?: number;
   progress?: (message: string) => void;
 }
@@ -23,7 +28,7 @@ export class Engine {
   comm: CommConfig | null = null;
 
   private constructor(readonly cfg: ModelConfig, readonly tok: TokenizerInfo, readonly map: MemoryMap, readonly memory: WebAssembly.Memory,
-                      readonly pool: ShardPool, readonly tp: number, readonly modelId: string, readonly gguf: Gguf) {}
+                      readonly pool: ShardPool | LocalPool, readonly tp: number, readonly modelId: string, readonly gguf: Gguf) {}
 
   static async load(model: string | Uint8Array, opts: EngineOptions = {}): Promise<Engine> {
     const say = opts.progress ?? (() => {});
@@ -34,17 +39,28 @@ export class Engine {
     const tok = tokenizerFromGguf(g);
     const tp = opts.tp ?? 1;
     const plans = planShards(cfg, tp);
-    // Plain SIMD by default: on the machines measured so far it beat relaxed FMA (docs/results/matmul-bench.json).
-    const flavor = opts.flavor ?? 'simd';
+    const caps = runtimeCaps(), threads = opts.threads ?? caps.threads;
+    if (threads && !caps.threads) throw new Error(`this runtime can't run shards on threads (${caps.why.join(', ')})`);
+    if (!threads && tp > 1) throw new Error(`TP ${tp} needs worker threads, which this runtime lacks (${caps.why.join(', ')}); TP 1 runs in-process`);
+    if (!threads && caps.why.length) say(`no threads here (${caps.why.join(', ')}): one shard runs in the calling thread`);
+    // Plain SIMD by default: on the 2-core AMD machine it beat relaxed FMA; on a 16-core Xeon with Node 22 relaxed
+    // won at 64 tokens (docs/results/). Without shared memory, the 'single' build.
+    const flavor = opts.flavor ?? (caps.sharedMemory ? 'simd' : 'single');
     if (flavor === 'relaxed' && !hasRelaxedSimd()) throw new Error('relaxed-SIMD kernels need a runtime with relaxed SIMD (Node ≥ 22, Deno, Chrome ≥ 114)');
-    const module = await loadKernelModule(flavor);
-    const heapBase = (new WebAssembly.Instance(module, { env: { memory: sharedMemory(65536), abort() {} } }).exports.heapBase as () => number)();
+    const module = opts.kernelModule ?? await loadKernelModule(flavor);
+    // A given module may be either build: whichever memory it links against tells which.
+    const probe = (sh: boolean) => (new WebAssembly.Instance(module, { env: { memory: sharedMemory(65536, sh), abort() {} } }).exports.heapBase as () => number)();
+    let shared = flavor !== 'single', heapBase: number;
+    try { heapBase = probe(shared); } catch (e) { if (!opts.kernelModule) throw e; shared = !shared; heapBase = probe(shared); }
+    if (threads && !shared) throw new Error('worker threads need the shared-memory kernel build');
     const context = Math.min(opts.context ?? 2048, cfg.contextLength);
     const map = planMemory(cfg, plans, opts.maxBatch ?? 64, context, heapBase);
     say(`${cfg.arch} ${cfg.layers} layers, hidden ${cfg.hidden}, TP ${tp}: ${(map.bytes / 2 ** 20).toFixed(0)} MiB shared memory, ${flavor} kernels`);
-    const memory = sharedMemory(map.bytes);
+    const memory = sharedMemory(map.bytes, shared);
     loadWeights(g, cfg, map, memory, (done, total) => say(`loading weights: layer ${done}/${total}`));
-    const pool = await ShardPool.start({ memory, module, map, cfg }, { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs });
+    const pool = threads
+      ? await ShardPool.start({ memory, module, map, cfg }, { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs })
+      : LocalPool.start({ memory, module, map, cfg });
     say(`loaded ${path} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return new Engine(cfg, tok, map, memory, pool, tp, path, g);
   }

@@ -20,6 +20,6 @@ export { FeatureRanges } from './calibrate/ranges.js';
 export { calibrate } from './calibrate/calibrate.js';
 export { profileSites } from './calibrate/profile.js';
 export { evaluate } from './eval/run.js';
-export { instantiateKernels, loadKernelModule, sharedMemory, hasRelaxedSimd } from './kernels.js';
+export { instantiateKernels, loadKernelModule, sharedMemory, hasRelaxedSimd, runtimeCaps } from './kernels.js';
 export { Arena } from './arena.js';
 export { readModel, MODELS } from './models.js';

@@ -23,7 +23,8 @@ export function hasRelaxedSimd(): boolean {
   try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
 }
 
-export type KernelFlavor = 'simd' | 'relaxed';
+/** simd / relaxed: shared-memory builds for threads; single: no shared memory (runtimes without threads). */
+export type KernelFlavor = 'simd' | 'relaxed' | 'single';
 
 const moduleCache = new Map<KernelFlavor, WebAssembly.Module>();
 
@@ -69,8 +70,20 @@ export function instantiateKernels(mod: WebAssembly.Module, memory: WebAssembly.
 }
 
 /** A shared memory of `bytes` (rounded up to 64 KiB pages), fixed size: growth would strand old views. */
-export function sharedMemory(bytes: number): WebAssembly.Memory {
+export function sharedMemory(bytes: number, shared = true): WebAssembly.Memory {
   const pages = Math.ceil(bytes / 65536);
   if (pages > 65536) throw new Error(`memory plan needs ${bytes} bytes, over the 4 GiB of wasm32`);
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+}
+
+/** What this runtime offers: threads (workers + shared memory) or not (edge runtimes like workerd). */
+export function runtimeCaps(): { threads: boolean; sharedMemory: boolean; why: string[] } {
+  const why: string[] = [];
+  const g = globalThis as { Worker?: unknown; process?: { versions?: { node?: string } }; SharedArrayBuffer?: unknown };
+  const workers = typeof g.Worker === 'function' || typeof g.process?.versions?.node === 'string';
+  if (!workers) why.push('no Worker (no threads)');
+  let shared = typeof g.SharedArrayBuffer === 'function';
+  if (shared) { try { new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }); } catch { shared = false; } }
+  if (!shared) why.push('no shared WebAssembly memory');
+  return { threads: workers && shared, sharedMemory: shared, why };
 }

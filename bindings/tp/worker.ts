@@ -14,21 +14,26 @@ export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok
 
 interface Port { postMessage(m: unknown): void; on?(ev: 'message', f: (m: unknown) => void): void }
 
+/** One request against the shard this thread owns (also used in-process by tp/local.ts). */
+export function dispatch(state: { shard: Shard | null }, req: Request): unknown {
+  const shard = state.shard;
+  switch (req.op) {
+    case 'init': state.shard = new Shard(req.init); return undefined;
+    case 'forward': return shard!.forward(req.M, req.pos0, req.logitsFrom);
+    case 'comm': shard!.configureComm(req.config); return undefined;
+    case 'observe': shard!.comm.startObserving(); return undefined;
+    case 'verify': shard!.comm.verify = req.on; return undefined;
+    case 'observed': { const v = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; return v; }
+    case 'benchReduce': return shard!.benchReduce(req.M, req.reps);
+    case 'stall': { const until = Date.now() + req.ms; while (Date.now() < until) { /* busy: a hung shard */ } return undefined; }
+  }
+}
+
 export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request }) => void) => void): void {
-  let shard: Shard | null = null;
+  const state = { shard: null as Shard | null };
   onMessage(({ id, req }) => {
     try {
-      let value: unknown;
-      switch (req.op) {
-        case 'init': shard = new Shard(req.init); break;
-        case 'forward': value = shard!.forward(req.M, req.pos0, req.logitsFrom); break;
-        case 'comm': shard!.configureComm(req.config); break;
-        case 'observe': shard!.comm.startObserving(); break;
-        case 'verify': shard!.comm.verify = req.on; break;
-        case 'observed': value = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; break;
-        case 'benchReduce': value = shard!.benchReduce(req.M, req.reps); break;
-        case 'stall': { const until = Date.now() + req.ms; while (Date.now() < until) { /* busy: a hung shard */ } break; }
-      }
+      const value = dispatch(state, req);
       port.postMessage({ id, ok: true, value } satisfies Reply);
     } catch (e) {
       port.postMessage({ id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies Reply);
@@ -36,10 +41,11 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
   });
 }
 
-// Node: started as a worker_threads file.
+// Node: started as a worker_threads file (only where this module is a worker's entry, not when imported in-process).
+const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 const { parentPort } = await import('node:worker_threads').catch(() => ({ parentPort: null }));
 if (parentPort) serve(parentPort, (f) => parentPort.on('message', f));
-else if (typeof self !== 'undefined' && typeof (self as unknown as { postMessage?: unknown }).postMessage === 'function') {
+else if (inWorker) {
   const w = self as unknown as { postMessage(m: unknown): void; onmessage: ((e: { data: unknown }) => void) | null };
   serve(w, (f) => { w.onmessage = (e) => f(e.data as { id: number; req: Request }); });
 }
