@@ -41,11 +41,13 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
   });
 }
 
-// Node: started as a worker_threads file (only where this module is a worker's entry, not when imported in-process).
-const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
-const { parentPort } = await import('node:worker_threads').catch(() => ({ parentPort: null }));
-if (parentPort) serve(parentPort, (f) => parentPort.on('message', f));
-else if (inWorker) {
+// Entry: a Web Worker (Deno, browsers) installs its handler before any await, so no early message is lost;
+// a Node worker_threads file finds its parentPort. Imported in-process (tp/local.ts), neither applies.
+const inWebWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+if (inWebWorker) {
   const w = self as unknown as { postMessage(m: unknown): void; onmessage: ((e: { data: unknown }) => void) | null };
   serve(w, (f) => { w.onmessage = (e) => f(e.data as { id: number; req: Request }); });
+} else if (typeof globalThis.process?.versions?.node === 'string') {
+  const { parentPort } = await import('node:worker_threads');
+  if (parentPort) serve(parentPort, (f) => parentPort.on('message', f));
 }
