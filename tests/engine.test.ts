@@ -102,3 +102,27 @@ test('a stalled worker fails the call by its deadline instead of hanging', async
   assert.ok(Date.now() - t0 < 6000, `failed after ${Date.now() - t0} ms`);
   await e.close();
 });
+
+test('NaN and Inf in a partial sum propagate through every codec and algorithm as through the exact sum', async () => {
+  const e = await Engine.load('smollm2', { tp: 2, maxBatch: 16 });
+  await e.verifyIdentity(true);
+  const ids = fixture('smollm2').ids.slice(0, 8), V = e.cfg.vocab;
+  for (const value of [NaN, Infinity]) {
+    const outcomes: string[] = [];
+    for (const comm of [null, { mode: 'int4-g32', algorithm: 'all-gather' as const, fraction: 1 / 64 },
+      { mode: 'int4-g32', algorithm: 'rs-ag' as const, fraction: 1 / 64 }, { mode: 'bf16', algorithm: 'all-gather' as const, fraction: 1 / 64 }]) {
+      await e.setComm(comm);
+      // shard 1's last-layer MLP partial gets the bad value at token 3, feature 100
+      await e.pool.call(1, { op: 'poison', poison: { site: 2 * e.cfg.layers - 1, index: 3 * e.cfg.hidden + 100, value } });
+      e.reset();
+      const out = await e.forward(ids, true);
+      await e.pool.call(1, { op: 'poison', poison: null });
+      assert.equal(out.mismatches, 0, 'shards stay identical');
+      const bad = (r: number) => out.logits.subarray(r * V, (r + 1) * V).some((x) => !Number.isFinite(x));
+      outcomes.push(ids.map((_, r) => (bad(r) ? 'x' : '.')).join(''));
+    }
+    assert.equal(outcomes[0], '...x....', `exact: only token 3 is poisoned (${value})`);
+    for (const o of outcomes) assert.equal(o, outcomes[0], `${value}: every mode poisons exactly what the exact sum does`);
+  }
+  await e.close();
+});

@@ -44,6 +44,8 @@ export class Communicator {
   verify = false;
   checks = 0;
   mismatches = 0;
+  /** Fault tests: write `value` into this shard's partial at `index` of `site` before reducing it. */
+  poison: { site: number; index: number; value: number } | null = null;
   /** Calibration: ranges of this shard's partial and of the sum, per site (set by startObserving). */
   observed: { partial: FeatureRanges; sum: FeatureRanges }[] | null = null;
 
@@ -89,6 +91,7 @@ export class Communicator {
 
   reduce(site: number, partial: number, M: number): number {
     const n = M * this.map.hidden;
+    if (this.poison?.site === site) new Float32Array(this.bytes.buffer, partial, n)[this.poison.index] = this.poison.value;
     let sum: number;
     if (this.S === 1) sum = partial;
     else if (!this.codecs || (this.auto && autoChoice(this.S, n) === 'exact')) sum = this.exact(site, n);

@@ -7,6 +7,7 @@ export type Request =
   | { op: 'comm'; config: Parameters<Shard['configureComm']>[0] }
   | { op: 'observe' }
   | { op: 'verify'; on: boolean }
+  | { op: 'poison'; poison: { site: number; index: number; value: number } | null }
   | { op: 'observed' }
   | { op: 'stall'; ms: number }    // test hook: block this shard (fault tests)
   | { op: 'benchReduce'; M: number; reps: number };
@@ -23,6 +24,7 @@ export function dispatch(state: { shard: Shard | null }, req: Request): unknown 
     case 'comm': shard!.configureComm(req.config); return undefined;
     case 'observe': shard!.comm.startObserving(); return undefined;
     case 'verify': shard!.comm.verify = req.on; return undefined;
+    case 'poison': shard!.comm.poison = req.poison; return undefined;
     case 'observed': { const v = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; return v; }
     case 'benchReduce': return shard!.benchReduce(req.M, req.reps);
     case 'stall': { const until = Date.now() + req.ms; while (Date.now() < until) { /* busy: a hung shard */ } return undefined; }
