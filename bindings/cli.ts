@@ -15,7 +15,7 @@ usage: lowbit-tp <command> [options]
                [--algorithm all-gather|rs-ag] [--max-tokens 64] [--temperature 0] [--top-p 0.95] [--seed 1]
                [--chat] [--context 2048] [--profile FILE]
   calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
-               --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--out FILE]
+               --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--momentum 0.9 | 1 = running max] [--out FILE]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
                --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
                [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE]
@@ -45,12 +45,13 @@ async function calibrateCmd(argv: string[]): Promise<number> {
   const { values: o } = parseArgs({ args: argv, strict: true, options: {
     model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, fraction: { type: 'string', default: '1/64' },
     sequences: { type: 'string', default: '32' }, tokens: { type: 'string', default: '128' }, out: { type: 'string' }, quiet: { type: 'boolean', default: false },
+    momentum: { type: 'string', default: '0.9' },
   } });
   const tp = num(o.tp, 'tp'), say = progress(o.quiet);
   const engine = await Engine.load(o.model!, { tp, maxBatch: 128, progress: say });
   try {
     say('\n');
-    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp), say });
+    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp), say, momentum: num(o.momentum, 'momentum') });
   } finally { await engine.close(); }
   return 0;
 }

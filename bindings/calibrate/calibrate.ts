@@ -6,9 +6,10 @@ import { makeProfile, Profile } from './profile.js';
 
 type Json = ReturnType<FeatureRanges['toJSON']>;
 
-export async function calibrate(engine: Engine, sequences: number[][], fraction: number, progress?: (done: number, total: number) => void): Promise<Profile> {
+/** momentum: EMA of per-sequence extremes (the paper; 0.9), or 1 for the running extremes. */
+export async function calibrate(engine: Engine, sequences: number[][], fraction: number, progress?: (done: number, total: number) => void, momentum = 0.9): Promise<Profile> {
   await engine.setComm(null);
-  await engine.pool.all({ op: 'observe' });
+  await engine.pool.all({ op: 'observe', momentum });
   for (let i = 0; i < sequences.length; i++) {
     engine.reset();
     await engine.forward(sequences[i]);

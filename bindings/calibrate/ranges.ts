@@ -1,5 +1,6 @@
 // Per-feature range statistics of communicated partial sums: exponential moving average of each feature's
-// min and max over calibration batches, as the paper (arXiv 2411.07942) does.
+// min and max over calibration batches, as the paper (arXiv 2411.07942) does (momentum < 1), or the running
+// extremes (momentum = 1: nothing seen in calibration is clipped).
 export class FeatureRanges {
   readonly lo: Float32Array;
   readonly hi: Float32Array;
@@ -19,8 +20,9 @@ export class FeatureRanges {
         if (v > hi) hi = v;
       }
       if (lo > hi) continue; // no finite value this batch
-      this.lo[f] = first ? lo : m * this.lo[f] + (1 - m) * lo;
-      this.hi[f] = first ? hi : m * this.hi[f] + (1 - m) * hi;
+      if (first) { this.lo[f] = lo; this.hi[f] = hi; }
+      else if (m >= 1) { this.lo[f] = Math.min(this.lo[f], lo); this.hi[f] = Math.max(this.hi[f], hi); }
+      else { this.lo[f] = m * this.lo[f] + (1 - m) * lo; this.hi[f] = m * this.hi[f] + (1 - m) * hi; }
     }
     this.batches++;
   }

@@ -84,9 +84,9 @@ export class Communicator {
     }
   }
 
-  startObserving(): void {
+  startObserving(momentum = 0.9): void {
     const E = this.map.hidden;
-    this.observed = Array.from({ length: this.sites }, () => ({ partial: new FeatureRanges(E), sum: new FeatureRanges(E) }));
+    this.observed = Array.from({ length: this.sites }, () => ({ partial: new FeatureRanges(E, momentum), sum: new FeatureRanges(E, momentum) }));
   }
 
   reduce(site: number, partial: number, M: number): number {

@@ -5,7 +5,7 @@ export type Request =
   | { op: 'init'; init: ShardInit }
   | { op: 'forward'; M: number; pos0: number; logitsFrom: number }
   | { op: 'comm'; config: Parameters<Shard['configureComm']>[0] }
-  | { op: 'observe' }
+  | { op: 'observe'; momentum?: number }
   | { op: 'verify'; on: boolean }
   | { op: 'poison'; poison: { site: number; index: number; value: number } | null }
   | { op: 'observed' }
@@ -22,7 +22,7 @@ export function dispatch(state: { shard: Shard | null }, req: Request): unknown 
     case 'init': state.shard = new Shard(req.init); return undefined;
     case 'forward': return shard!.forward(req.M, req.pos0, req.logitsFrom);
     case 'comm': shard!.configureComm(req.config); return undefined;
-    case 'observe': shard!.comm.startObserving(); return undefined;
+    case 'observe': shard!.comm.startObserving(req.momentum); return undefined;
     case 'verify': shard!.comm.verify = req.on; return undefined;
     case 'poison': shard!.comm.poison = req.poison; return undefined;
     case 'observed': { const v = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; return v; }
