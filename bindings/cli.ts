@@ -19,6 +19,7 @@ usage: lowbit-tp <command> [options]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
                --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
                [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE]
+               [--resume: keep modes already in --out for the same items; each mode is saved when done]
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   help         this text
 
@@ -62,7 +63,7 @@ async function evalCmd(argv: string[]): Promise<number> {
     algorithm: { type: 'string', default: 'all-gather' }, profile: { type: 'string' }, fraction: { type: 'string', default: '1/64' },
     windows: { type: 'string', default: '16' }, 'window-tokens': { type: 'string', default: '256' }, cloze: { type: 'string', default: '500' },
     choice: { type: 'string', default: '500' }, jsonl: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '5' },
-    out: { type: 'string' }, quiet: { type: 'boolean', default: false },
+    out: { type: 'string' }, quiet: { type: 'boolean', default: false }, resume: { type: 'boolean', default: false },
   } });
   const tp = num(o.tp, 'tp');
   const algorithm = o.algorithm as Algorithm;
@@ -73,7 +74,7 @@ async function evalCmd(argv: string[]): Promise<number> {
   const out = o.out ?? `docs/results/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
   const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
     windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
-    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet) });
+    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume });
   process.stderr.write('\n');
   const { markdownTable } = await import('./eval/report.js');
   console.log(markdownTable([report]));

@@ -5,7 +5,7 @@ import { Profile, profileSites } from './calibrate/profile.js';
 import { needsCalibration, parseCommMode } from './calibrate/plan.js';
 import { loadCorpus, windows } from './eval/corpus.js';
 import { choiceItems, clozeItems, parseChoiceJsonl } from './eval/tasks.js';
-import { evaluate, ModeSpec } from './eval/run.js';
+import { evaluate, ModeResult, ModeSpec, scoreAgainstExact } from './eval/run.js';
 import { markdownTable, RunReport, svgPlot } from './eval/report.js';
 import { Algorithm } from './tp/allreduce.js';
 import { cacheDir } from './models.js';
@@ -52,6 +52,8 @@ export interface EvalOptions {
   model: string; tp: number; modes: string[]; algorithm: Algorithm; profile?: string; fraction: number;
   windows: number; windowTokens: number; cloze: number; choice: number; jsonl: string[]; seed: number; out: string;
   say: (m: string) => void;
+  /** Keep the modes an earlier run of the same items already wrote to `out`, and run only the rest. */
+  resume?: boolean;
 }
 
 export async function runEval(o: EvalOptions): Promise<RunReport> {
@@ -77,12 +79,23 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
       cloze: o.cloze ? clozeItems(corpus.evaluation, o.cloze, o.seed + 1) : [], choice,
     };
     const specs = o.modes.map((m) => modeSpec(m, o.algorithm));
-    const results = await evaluate(engine, specs, data, sites, o.fraction, (m) => o.say(`eval ${o.model} TP ${o.tp}: ${m}`));
-    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithm, profile: sites ? profilePath : null,
-      items: { windows: data.windows.length, windowTokens: o.windowTokens, cloze: data.cloze.length, ...Object.fromEntries(choice.map((c) => [c.name, c.items.length])) },
-      seconds: (Date.now() - t0) / 1000, results };
+    const items = { windows: data.windows.length, windowTokens: o.windowTokens, cloze: data.cloze.length, seed: o.seed, ...Object.fromEntries(choice.map((c) => [c.name, c.items.length])) };
+    let done: ModeResult[] = [], spent = 0;
+    if (o.resume) {
+      const prev = await fs.readFile(o.out, 'utf8').then((t) => JSON.parse(t) as RunReport, () => null);
+      if (prev && JSON.stringify(prev.items) === JSON.stringify(items) && prev.model === o.model && prev.tp === o.tp) {
+        done = prev.results.filter((r) => specs.some((s) => s.label === r.label));
+        spent = prev.seconds;
+        o.say(`resuming: ${done.length} of ${specs.length} modes already in ${o.out}\n`);
+      }
+    }
+    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithm, profile: sites ? profilePath : null, items, seconds: spent, results: done };
     await fs.mkdir(o.out.replace(/\/[^/]*$/, '') || '.', { recursive: true });
-    await fs.writeFile(o.out, JSON.stringify(report, null, 1));
+    const save = async () => { report.seconds = spent + (Date.now() - t0) / 1000; scoreAgainstExact(report.results); await fs.writeFile(o.out, JSON.stringify(report, null, 1)); };
+    const todo = specs.filter((s) => !done.some((r) => r.label === s.label));
+    await evaluate(engine, todo, data, sites, o.fraction, (m) => o.say(`eval ${o.model} TP ${o.tp}: ${m}`), async (r) => { report.results.push(r); await save(); });
+    report.results.sort((a, b) => specs.findIndex((s) => s.label === a.label) - specs.findIndex((s) => s.label === b.label));
+    await save();
     return report;
   } finally {
     await engine.close();

@@ -14,37 +14,39 @@ export interface ModeResult {
 }
 type Progress = (msg: string) => void;
 
-export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData, sites: SiteProfile[] | null, fraction: number, progress: Progress = () => {}): Promise<ModeResult[]> {
+/**
+ * Evaluates the modes one after another (windows, then tasks); `onMode` sees each result as soon as it is done,
+ * so a long run can be saved and resumed mode by mode. Exact logits are recomputed per window for each mode.
+ */
+export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData, sites: SiteProfile[] | null, fraction: number,
+                               progress: Progress = () => {}, onMode: (r: ModeResult) => void | Promise<void> = () => {}): Promise<ModeResult[]> {
   const V = engine.cfg.vocab;
   const configure = async (m: ModeSpec) => {
     const cm = parseCommMode(m.mode);
     if (needsCalibration(cm) && !sites) throw new Error(`mode ${m.mode} needs a calibration profile`);
     await engine.setComm(cm.exact ? null : { mode: m.mode, algorithm: m.algorithm, fraction, sites: sites ?? undefined });
   };
-  const acc = modes.map((m) => ({ m, bytes: 0, values: 0, nll: 0, kl: 0, top1: 0, n: 0, tasks: {} as Record<string, number> }));
-  const count = (a: (typeof acc)[number], o: { bytesSent: number; valuesSent: number }) => { a.bytes += o.bytesSent; a.values += o.valuesSent; };
-
-  // Token windows: exact logits first, then every mode on the same window.
+  const results: ModeResult[] = [];
   const lp = new Float64Array(V), lq = new Float64Array(V);
-  for (let w = 0; w < data.windows.length; w++) {
-    const ids = data.windows[w];
-    await engine.setComm(null); engine.reset();
-    const exact = await engine.forward(ids, true);
-    for (const a of acc) {
-      await configure(a.m); engine.reset();
+  for (const m of modes) {
+    const a = { bytes: 0, values: 0, nll: 0, kl: 0, top1: 0, n: 0, tasks: {} as Record<string, number> };
+    const count = (o: { bytesSent: number; valuesSent: number }) => { a.bytes += o.bytesSent; a.values += o.valuesSent; };
+    // Token windows: exact logits, then this mode on the same window.
+    for (let w = 0; w < data.windows.length; w++) {
+      const ids = data.windows[w];
+      await engine.setComm(null); engine.reset();
+      const exact = await engine.forward(ids, true);
+      await configure(m); engine.reset();
       const out = await engine.forward(ids, true);
-      count(a, out);
+      count(out);
       for (let r = 0; r + 1 < ids.length; r++) {
         logSoftmax(exact.logits.subarray(r * V, (r + 1) * V), lp);
         logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
         a.nll -= lq[ids[r + 1]]; a.kl += kl(lp, lq); a.top1 += argmax64(lp) === argmax64(lq) ? 1 : 0; a.n++;
       }
+      progress(`${m.label}: windows ${w + 1}/${data.windows.length}`);
     }
-    progress(`windows ${w + 1}/${data.windows.length}`);
-  }
-
-  for (const a of acc) {
-    await configure(a.m);
+    await configure(m);
     // Cloze: correct when greedy decoding reproduces every token of the final word.
     if (data.cloze.length) {
       let right = 0;
@@ -52,9 +54,9 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
         const it = data.cloze[i], ctx = engine.encode(it.context), tgt = engine.tok.tokenizer.encode(it.target);
         engine.reset();
         const out = await engine.forward([...ctx, ...tgt], ctx.length - 1);
-        count(a, out);
+        count(out);
         if (tgt.every((t, j) => argmax64(out.logits.subarray(j * V, (j + 1) * V)) === t)) right++;
-        if ((i + 1) % 25 === 0) progress(`${a.m.label}: cloze ${i + 1}/${data.cloze.length}`);
+        if ((i + 1) % 25 === 0) progress(`${m.label}: cloze ${i + 1}/${data.cloze.length}`);
       }
       a.tasks.cloze = right / data.cloze.length;
     }
@@ -65,7 +67,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
         const it = set.items[i], ctx = engine.encode(it.context);
         engine.reset();
         const head = await engine.forward(ctx);
-        count(a, head);
+        count(head);
         logSoftmax(head.logits, lp);
         const firstLp = Float64Array.from(lp);
         const scores = [];
@@ -73,25 +75,31 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
           const ids = engine.tok.tokenizer.encode(ending);
           engine.truncate(ctx.length);
           const out = await engine.forward(ids, true);
-          count(a, out);
+          count(out);
           let ll = firstLp[ids[0]];
           for (let j = 1; j < ids.length; j++) { logSoftmax(out.logits.subarray((j - 1) * V, j * V), lq); ll += lq[ids[j]]; }
           scores.push(ll / ending.length);
         }
         if (argmax64(Float64Array.from(scores)) === it.gold) right++;
-        if ((i + 1) % 25 === 0) progress(`${a.m.label}: ${set.name} ${i + 1}/${set.items.length}`);
+        if ((i + 1) % 25 === 0) progress(`${m.label}: ${set.name} ${i + 1}/${set.items.length}`);
       }
       a.tasks[set.name] = right / set.items.length;
     }
+    const r: ModeResult = {
+      label: m.label, mode: m.mode, algorithm: m.algorithm, bitsPerValue: a.values ? (8 * a.bytes) / a.values : 32,
+      ppl: Math.exp(a.nll / Math.max(a.n, 1)), meanKL: a.kl / Math.max(a.n, 1), top1: a.top1 / Math.max(a.n, 1), tasks: a.tasks,
+    };
+    results.push(r);
+    await onMode(r);
   }
-  const results: ModeResult[] = acc.map((a) => ({
-    label: a.m.label, mode: a.m.mode, algorithm: a.m.algorithm, bitsPerValue: a.values ? (8 * a.bytes) / a.values : 32,
-    ppl: Math.exp(a.nll / Math.max(a.n, 1)), meanKL: a.kl / Math.max(a.n, 1), top1: a.top1 / Math.max(a.n, 1), tasks: a.tasks,
-  }));
-  const exact = results.find((r) => r.mode === 'exact');
-  if (exact) for (const r of results) {
-    const names = Object.keys(exact.tasks).filter((t) => exact.tasks[t] > 0);
-    r.scorePct = names.length ? (100 * names.reduce((s, t) => s + r.tasks[t] / exact.tasks[t], 0)) / names.length : undefined;
-  }
+  scoreAgainstExact(results);
   return results;
+}
+
+/** "% of original performance" as the paper reports it: task score relative to exact, averaged over tasks. */
+export function scoreAgainstExact(results: ModeResult[]): void {
+  const exact = results.find((r) => r.mode === 'exact');
+  if (!exact) return;
+  const names = Object.keys(exact.tasks).filter((t) => exact.tasks[t] > 0);
+  for (const r of results) r.scorePct = names.length ? (100 * names.reduce((s, t) => s + r.tasks[t] / exact.tasks[t], 0)) / names.length : undefined;
 }
