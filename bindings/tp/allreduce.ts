@@ -21,7 +21,8 @@ export interface SiteProfile { partial: RangeData[]; sum: RangeData }
 /** mode: a communication mode, or `auto[:codec]` (exact or compressed chosen per message, tp/policy.ts). */
 export interface CommConfig { mode: string; algorithm: Algorithm; fraction: number; sites?: SiteProfile[] }
 
-interface SiteCodecs { partial: SimdCodec[]; chunk: SimdCodec[][]; sum: SimdCodec[] }
+/** Per site: every shard's partial codec (all-gather); chunk codecs [from shard][chunk] this shard touches (rs-ag). */
+interface SiteCodecs { partial: SimdCodec[]; chunk: (SimdCodec | null)[][]; sum: SimdCodec[] }
 
 const toRanges = (r: RangeData | undefined): FeatureRanges | null => {
   if (!r) return null;
@@ -39,6 +40,7 @@ export class Communicator {
   valuesSent = 0;
   private codecs: SiteCodecs[] | null = null;
   private algorithm: Algorithm = 'all-gather';
+  private auto = false; // `auto`: exact or rs-ag per message, by tp/policy.ts
   private chunks: [number, number][];
   /** Identity check (tests): after every all-reduce, compare this shard's sum with shard 0's, bit for bit. */
   verify = false;
@@ -55,8 +57,6 @@ export class Communicator {
   }
 
   get S(): number { return this.map.shards.length; }
-
-  private auto = false;
 
   configure(cfg: CommConfig | null): void {
     this.codecs = null;
@@ -77,7 +77,7 @@ export class Communicator {
       for (let t = 0; t < this.S; t++) {
         const pr = toRanges(prof?.partial[t]);
         if (cfg.algorithm === 'all-gather') sc.partial.push(mk(E, pr, 7919 * site + t));
-        else sc.chunk.push(this.chunks.map(([a, b], c) => (t === this.me || c === this.me ? mk(b - a, slice(pr, a, b), 7919 * site + 131 * t + c) : (null as unknown as SimdCodec))));
+        else sc.chunk.push(this.chunks.map(([a, b], c) => (t === this.me || c === this.me ? mk(b - a, slice(pr, a, b), 7919 * site + 131 * t + c) : null)));
       }
       if (cfg.algorithm === 'rs-ag') sc.sum = this.chunks.map(([a, b], c) => mk(b - a, slice(toRanges(prof?.sum), a, b), 104729 * site + c));
       this.codecs.push(sc);
@@ -136,7 +136,7 @@ export class Communicator {
       if (c === this.me) continue;
       const [a, b] = this.chunks[c];
       this.gather(partial, M, a, b, tmp);
-      this.bytesSent += sc.chunk[this.me][c].encode(tmp, M, me.wireA + c * sub, sub);
+      this.bytesSent += sc.chunk[this.me][c]!.encode(tmp, M, me.wireA + c * sub, sub);
       this.valuesSent += M * (b - a);
     }
     this.barrier.wait();
@@ -145,7 +145,7 @@ export class Communicator {
     this.bytes.fill(0, red, red + 4 * M * w);
     for (let t = 0; t < S; t++) {
       if (t === this.me) { this.gather(partial, M, a, b, tmp); this.k.add(red, tmp, M * w); }
-      else sc.chunk[t][this.me].decode(this.map.shards[t].wireA + this.me * sub, sub, red, M * w, true);
+      else sc.chunk[t][this.me]!.decode(this.map.shards[t].wireA + this.me * sub, sub, red, M * w, true);
     }
     this.bytesSent += sc.sum[this.me].encode(red, M, me.wireB, me.wireCap);
     this.valuesSent += M * w;
