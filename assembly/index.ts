@@ -7,3 +7,4 @@ export { scratchBytes } from './codec_layout';
 export function heapBase(): usize { return __heap_base; }
 export { matmul } from './matmul';
 export { rmsnorm, rope, attention, siluMul, geluMul, add, scale } from './layers';
+export { quantizeX, gemvQ8_0, gemvQ4_1 } from './matmul_q';
