@@ -59,7 +59,7 @@ export function f16Scalar(x: f32): u32 {
   r = v128.bitselect(special, r, i32x4.ge_u(em, i32x4.splat(0x7c00)));
   return v128.or(r, sign);
 }
-export function fromF16Scalar(h: u32): f32 {
+@inline export function fromF16Scalar(h: u32): f32 {
   const sign = (h & 0x8000) << 16;
   const em = h & 0x7fff;
   if (em >= 0x7c00) return reinterpret<f32>(sign | 0x7f800000 | ((em & 0x3ff) << 13));

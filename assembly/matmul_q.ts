@@ -47,19 +47,35 @@ export function gemvQ8_0(xq: usize, dx: usize, K: i32, w: usize, N: i32, y: usiz
   }
 }
 
-/** y[N] = W[N × K] · x with Q4_1 rows; xq/dx/sx from quantizeX. */
+/** y[N] = W[N × K] · x with Q4_1 rows; xq/dx/sx from quantizeX. Two rows at a time share the activation loads. */
 export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32, y: usize): void {
   const blocks = K >> 5, rowBytes = <usize>blocks * 20, mask = i8x16.splat(0x0f);
-  for (let n = 0; n < N; n++) {
+  let n = 0;
+  for (; n + 2 <= N; n += 2) {
+    const r0 = w + <usize>n * rowBytes, r1 = r0 + rowBytes;
+    let acc0 = f32x4.splat(0), acc1 = acc0, m0: f32 = 0, m1: f32 = 0;
+    for (let b = 0; b < blocks; b++) {
+      const b0 = r0 + <usize>b * 20, b1 = r1 + <usize>b * 20, xb = xq + (b << 5);
+      const q0 = v128.load(b0, 4), q1 = v128.load(b1, 4);
+      const s0 = dot32(v128.and(q0, mask), i8x16.shr_u(q0, 4), xb), s1 = dot32(v128.and(q1, mask), i8x16.shr_u(q1, 4), xb);
+      const dxb = load<f32>(dx + (<usize>b << 2)), sxb = load<f32>(sx + (<usize>b << 2));
+      acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(fromF16Scalar(<u32>load<u16>(b0)) * dxb)));
+      acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.splat(fromF16Scalar(<u32>load<u16>(b1)) * dxb)));
+      m0 += fromF16Scalar(<u32>load<u16>(b0, 2)) * sxb;
+      m1 += fromF16Scalar(<u32>load<u16>(b1, 2)) * sxb;
+    }
+    store<f32>(y + (<usize>n << 2), hsum(acc0) + m0);
+    store<f32>(y + (<usize>(n + 1) << 2), hsum(acc1) + m1);
+  }
+  for (; n < N; n++) {
     const row = w + <usize>n * rowBytes;
     let acc = f32x4.splat(0), mterm: f32 = 0;
     for (let b = 0; b < blocks; b++) {
       const blk = row + <usize>b * 20;
       const q = v128.load(blk, 4);
       const s = dot32(v128.and(q, mask), i8x16.shr_u(q, 4), xq + (b << 5));
-      const d = fromF16Scalar(<u32>load<u16>(blk)), m = fromF16Scalar(<u32>load<u16>(blk, 2));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d * load<f32>(dx + (<usize>b << 2)))));
-      mterm += m * load<f32>(sx + (<usize>b << 2));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(fromF16Scalar(<u32>load<u16>(blk)) * load<f32>(dx + (<usize>b << 2)))));
+      mterm += fromF16Scalar(<u32>load<u16>(blk, 2)) * load<f32>(sx + (<usize>b << 2));
     }
     store<f32>(y + (<usize>n << 2), hsum(acc) + mterm);
   }
