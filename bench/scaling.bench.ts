@@ -36,12 +36,12 @@ for (const tp of tps) {
   }
   await engine.close();
 }
-const base = (_comm: string) => rows.find((r) => r.tp === tps[0] && r.comm === 'exact'); // everything against TP 1 exact
+const base = rows.find((r) => r.tp === tps[0] && r.comm === 'exact'); // everything against TP 1 exact
 console.log(`\n${model}: prefill ${prefill} tokens, decode ${decode} tokens (${machine().cpu}, ${machine().cores} cores, ${process.version})`);
 console.log('| TP | comm | prefill tok/s | × TP 1 | decode tok/s | × TP 1 | wire bits/value |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  const b = base(r.comm);
+  const b = base;
   console.log(`| ${r.tp} | ${r.comm} | ${r.prefillTokS.toFixed(1)} | ${b ? (r.prefillTokS / b.prefillTokS).toFixed(2) : ''} | ${r.decodeTokS.toFixed(1)} | ${b ? (r.decodeTokS / b.decodeTokS).toFixed(2) : ''} | ${r.bitsPerValue ? r.bitsPerValue.toFixed(2) : '—'} |`);
 }
 mkdirSync('docs/results', { recursive: true });

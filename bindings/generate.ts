@@ -1,6 +1,6 @@
 // Generation: prefill the prompt, then decode token by token with greedy or temperature / top-p sampling.
 import { Engine } from './engine.js';
-import { argmax } from './eval/agreement.js';
+import { argmax } from './eval/metrics.js';
 import { Rng } from './util/rng.js';
 
 export interface GenerateOptions {

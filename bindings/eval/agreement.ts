@@ -1,4 +1,5 @@
 // Agreement of our logits with a reference fixture (scripts/reference/logits_fixture.py) and between TP degrees.
+import { argmax } from './metrics.js';
 export interface LogitsFixture { ids: number[]; probe: number[]; top_ids: number[][]; top_logits: number[][]; probe_logits: number[][] }
 export interface Agreement { positions: number; maxAbsDelta: number; meanAbsDelta: number; argmaxAgree: number }
 
@@ -23,10 +24,4 @@ export function compareLogits(a: Float32Array, b: Float32Array, V: number): { ma
   const rows = a.length / V;
   for (let r = 0; r < rows; r++) if (argmax(a.subarray(r * V, (r + 1) * V)) === argmax(b.subarray(r * V, (r + 1) * V))) agree++;
   return { maxRel: maxDiff / maxB, argmaxAgree: agree / rows };
-}
-
-export function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
 }

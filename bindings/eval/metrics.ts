@@ -15,7 +15,8 @@ export function kl(logp: Float64Array, logq: Float64Array): number {
   return Math.max(0, k);
 }
 
-export function argmax64(x: Float64Array | Float32Array): number {
+/** Index of the largest value (first on ties). */
+export function argmax(x: ArrayLike<number>): number {
   let b = 0;
   for (let i = 1; i < x.length; i++) if (x[i] > x[b]) b = i;
   return b;

@@ -3,7 +3,7 @@
 import { Engine } from '../engine.js';
 import { Algorithm, SiteProfile } from '../tp/allreduce.js';
 import { needsCalibration, parseCommMode } from '../calibrate/plan.js';
-import { argmax64, kl, logSoftmax } from './metrics.js';
+import { argmax, kl, logSoftmax } from './metrics.js';
 import { ChoiceItem, ClozeItem } from './tasks.js';
 
 export interface ModeSpec { label: string; mode: string; algorithm: Algorithm }
@@ -42,7 +42,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
       for (let r = 0; r + 1 < ids.length; r++) {
         logSoftmax(exact.logits.subarray(r * V, (r + 1) * V), lp);
         logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
-        a.nll -= lq[ids[r + 1]]; a.kl += kl(lp, lq); a.top1 += argmax64(lp) === argmax64(lq) ? 1 : 0; a.n++;
+        a.nll -= lq[ids[r + 1]]; a.kl += kl(lp, lq); a.top1 += argmax(lp) === argmax(lq) ? 1 : 0; a.n++;
       }
       progress(`${m.label}: windows ${w + 1}/${data.windows.length}`);
     }
@@ -55,7 +55,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
         engine.reset();
         const out = await engine.forward([...ctx, ...tgt], ctx.length - 1);
         count(out);
-        if (tgt.every((t, j) => argmax64(out.logits.subarray(j * V, (j + 1) * V)) === t)) right++;
+        if (tgt.every((t, j) => argmax(out.logits.subarray(j * V, (j + 1) * V)) === t)) right++;
         if ((i + 1) % 25 === 0) progress(`${m.label}: cloze ${i + 1}/${data.cloze.length}`);
       }
       a.tasks.cloze = right / data.cloze.length;
@@ -80,7 +80,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
           for (let j = 1; j < ids.length; j++) { logSoftmax(out.logits.subarray((j - 1) * V, j * V), lq); ll += lq[ids[j]]; }
           scores.push(ll / ending.length);
         }
-        if (argmax64(Float64Array.from(scores)) === it.gold) right++;
+        if (argmax(scores) === it.gold) right++;
         if ((i + 1) % 25 === 0) progress(`${m.label}: ${set.name} ${i + 1}/${set.items.length}`);
       }
       a.tasks[set.name] = right / set.items.length;
