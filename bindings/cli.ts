@@ -6,7 +6,7 @@ import { Engine } from './engine.js';
 import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
 import { parseCommMode, needsCalibration } from './calibrate/plan.js';
-import { defaultProfilePath, loadProfileFor, modeSpec, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
+import { defaultProfilePath, ensureProfile, modeSpec, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 
 const HELP = `lowbit-tp — tensor-parallel LLM inference in WebAssembly SIMD with low-bit all-reduce
 
@@ -101,16 +101,7 @@ async function run(argv: string[]): Promise<number> {
   const engine = await Engine.load(o.model!, { tp: num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say });
   if (!o.quiet) process.stderr.write('\n');
   try {
-    let sites;
-    if (needsCalibration(mode)) {
-      const path = o.profile ?? defaultProfilePath(o.model!, engine.tp);
-      const fs = await import('node:fs/promises');
-      if (!o.profile && !(await fs.access(path).then(() => true, () => false))) {
-        process.stderr.write(`--comm ${o.comm} needs a calibration profile; none at ${path}, calibrating first (once)\n`);
-        await runCalibration(engine, { sequences: 32, tokens: 128, fraction: 1 / 64, out: path, say: o.quiet ? () => {} : (m) => process.stderr.write(`\r\x1b[2K${m}`) });
-      }
-      sites = await loadProfileFor(engine, path);
-    }
+    const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model!, 1 / 64, o.profile, say)).sites : undefined;
     await engine.setComm(mode.exact ? null : { mode: o.comm!, algorithm, fraction: 1 / 64, sites });
     process.stdout.write(o.prompt);
     const r = await generate(engine, o.prompt, {

@@ -41,6 +41,20 @@ export async function runCalibration(engine: Engine, opts: { sequences: number; 
 /** Models that expect BOS (Gemma) get it at the start of every window. */
 const withBos = (engine: Engine, ws: number[][]): number[][] => (engine.tok.addBos ? ws.map((w) => [engine.tok.bos, ...w]) : ws);
 
+/**
+ * The profile for this engine: `explicit` if given, else the cached default, calibrated first (once, 32 × 128
+ * tokens) when missing. Either way it is checked against the model and TP degree.
+ */
+export async function ensureProfile(engine: Engine, model: string, fraction: number, explicit: string | undefined, say: (m: string) => void): Promise<{ sites: ReturnType<typeof profileSites>; path: string }> {
+  const path = explicit ?? defaultProfilePath(model, engine.tp);
+  const fs = await import('node:fs/promises');
+  if (!explicit && !(await fs.access(path).then(() => true, () => false))) {
+    say(`no calibration profile at ${path}: calibrating first (once)\n`);
+    await runCalibration(engine, { sequences: 32, tokens: 128, fraction, out: path, say });
+  }
+  return { sites: await loadProfileFor(engine, path), path };
+}
+
 export async function loadProfileFor(engine: Engine, path: string): Promise<ReturnType<typeof profileSites>> {
   const fs = await import('node:fs/promises');
   let p: Profile;
@@ -61,14 +75,8 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
   const engine = await Engine.load(o.model, { tp: o.tp, maxBatch: 64, progress: o.say });
   try {
     const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
-    const profilePath = o.profile ?? defaultProfilePath(o.model, o.tp);
-    let sites = null;
-    if (needsProfile) {
-      const fs = await import('node:fs/promises');
-      const exists = await fs.access(profilePath).then(() => true, () => false);
-      if (!exists && !o.profile) { o.say(`no calibration profile at ${profilePath}: calibrating first\n`); await runCalibration(engine, { sequences: 32, tokens: 128, fraction: o.fraction, out: profilePath, say: o.say }); }
-      sites = await loadProfileFor(engine, profilePath);
-    }
+    const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say) : null;
+    const sites = profile?.sites ?? null;
     const corpus = await loadCorpus();
     const enc = (t: string) => engine.encode(t, false);
     const choice = o.choice ? [{ name: 'choice', items: choiceItems(corpus.evaluation, o.choice, o.seed + 2) }] : [];
@@ -89,7 +97,7 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
         o.say(`resuming: ${done.length} of ${specs.length} modes already in ${o.out}\n`);
       }
     }
-    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithm, profile: sites ? profilePath : null, items, seconds: spent, results: done };
+    const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithm, profile: profile?.path ?? null, items, seconds: spent, results: done };
     await fs.mkdir(o.out.replace(/\/[^/]*$/, '') || '.', { recursive: true });
     const save = async () => { report.seconds = spent + (Date.now() - t0) / 1000; scoreAgainstExact(report.results); await fs.writeFile(o.out, JSON.stringify(report, null, 1)); };
     const todo = specs.filter((s) => !done.some((r) => r.label === s.label));
