@@ -6,7 +6,7 @@ import { Engine } from './engine.js';
 import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
 import { parseCommMode, needsCalibration } from './calibrate/plan.js';
-import { defaultProfilePath, ensureProfile, modeSpec, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
+import { defaultProfilePath, ensureProfile, mergeReports, modeSpec, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 
 const HELP = `lowbit-tp — tensor-parallel LLM inference in WebAssembly SIMD with low-bit all-reduce
 
@@ -20,6 +20,9 @@ usage: lowbit-tp <command> [options]
                --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
                [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE]
                [--resume: keep modes already in --out for the same items; each mode is saved when done]
+               [--part: only the listed modes, not exact too (one part of a run; join parts with report --merge)]
+  report       regenerate accuracy.md and accuracy.svg from the eval-*.json in a folder:  report DIR
+               or join runs that each did some modes first:  report --out DIR/eval-M-tpN.json PART.json…
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   help         this text
 
@@ -64,12 +67,13 @@ async function evalCmd(argv: string[]): Promise<number> {
     windows: { type: 'string', default: '16' }, 'window-tokens': { type: 'string', default: '256' }, cloze: { type: 'string', default: '500' },
     choice: { type: 'string', default: '500' }, jsonl: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '5' },
     out: { type: 'string' }, quiet: { type: 'boolean', default: false }, resume: { type: 'boolean', default: false },
+    part: { type: 'boolean', default: false },
   } });
   const tp = num(o.tp, 'tp');
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag, got ${algorithm}`);
   const modes = o.comm === 'paper' ? [...PAPER_MODES] : o.comm!.split(',');
-  if (!modes.includes('exact')) modes.unshift('exact');
+  if (!o.part && !modes.includes('exact')) modes.unshift('exact');
   for (const m of modes) modeSpec(m, algorithm);
   const out = o.out ?? `docs/results/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
   const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
@@ -82,6 +86,22 @@ async function evalCmd(argv: string[]): Promise<number> {
   const dir = out.replace(/\/[^/]*$/, '');
   await writeAccuracyReport(dir);
   console.log(`updated ${dir}/accuracy.md and ${dir}/accuracy.svg`);
+  return 0;
+}
+
+async function reportCmd(argv: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { out: { type: 'string' } } });
+  const fs = await import('node:fs/promises');
+  let dir = positionals[0];
+  if (o.out) {
+    const parts = await Promise.all(positionals.map(async (f) => JSON.parse(await fs.readFile(f, 'utf8'))));
+    const merged = mergeReports(parts);
+    await fs.writeFile(o.out, JSON.stringify(merged, null, 1));
+    console.log(`merged ${parts.length} runs (${merged.results.length} modes) into ${o.out}`);
+    dir = o.out.replace(/\/[^/]*$/, '');
+  }
+  if (!dir) throw new Error('report needs a folder of eval-*.json (or --out FILE and the part files to join)');
+  console.log(await writeAccuracyReport(dir));
   return 0;
 }
 
@@ -124,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': return run(rest);
     case 'calibrate': return calibrateCmd(rest);
     case 'eval': return evalCmd(rest);
+    case 'report': return reportCmd(rest);
     case 'demo': {
       console.log('lowbit-tp codec demo: TP 2, 64 tokens × 576 features, 12 planted outlier features, calibrated on separate samples');
       console.log(formatDemo(await codecDemo()));

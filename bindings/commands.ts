@@ -110,6 +110,24 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
   }
 }
 
+/**
+ * One report from runs of the same model, TP degree and items that each evaluated some of the modes (so the modes
+ * can run in parallel processes); modes come out in `order` (PAPER_MODES by default), seconds add up.
+ */
+export function mergeReports(parts: RunReport[], order: string[] = PAPER_MODES): RunReport {
+  if (!parts.length) throw new Error('nothing to merge');
+  const key = (r: RunReport) => JSON.stringify([r.model, r.tp, r.items]);
+  const bad = parts.find((p) => key(p) !== key(parts[0]));
+  if (bad) throw new Error(`cannot merge runs of different models, TP degrees or items: ${key(parts[0])} vs ${key(bad)}`);
+  const results = new Map<string, ModeResult>();
+  for (const p of parts) for (const r of p.results) results.set(r.label, r);
+  const rank = (label: string) => { const i = order.indexOf(label.replace(/ \((all-gather|rs-ag)\)$/, (_, a) => `@${a}`)); return i < 0 ? order.length : i; };
+  const merged: RunReport = { ...parts[0], profile: parts.find((p) => p.profile)?.profile ?? null, seconds: parts.reduce((s, p) => s + p.seconds, 0),
+    results: [...results.values()].sort((a, b) => rank(a.label) - rank(b.label)) };
+  scoreAgainstExact(merged.results);
+  return merged;
+}
+
 /** Regenerate docs/results/accuracy.{md,svg} from every eval-*.json there. */
 export async function writeAccuracyReport(dir: string): Promise<string> {
   const fs = await import('node:fs/promises');

@@ -2,7 +2,8 @@
 // reduced to plain paragraphs and split by file into calibration and evaluation sets that never overlap.
 import { Rng } from '../util/rng.js';
 
-export const DOC_ROOT = '/usr/share/doc/python3.11/html/_sources';
+/** Where python3.11-doc puts the sources; LOWBIT_TP_DOCS points elsewhere (a copy on a machine without the package). */
+export const DOC_ROOT = globalThis.process?.env?.LOWBIT_TP_DOCS ?? '/usr/share/doc/python3.11/html/_sources';
 
 export interface Corpus { calibration: string[]; evaluation: string[]; files: { calibration: number; evaluation: number } }
 
