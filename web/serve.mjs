@@ -7,11 +7,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css' };
-export function serve(port = 8080) {
+/** `mounts` maps extra URL prefixes to folders (the peers bench serves wllama and the model files this way). */
+export function serve(port = 8080, mounts = {}) {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
-    if (!file.startsWith(root) || !/^\/(web|dist|build)\//.test(path)) { res.writeHead(404).end(); return; }
+    const mount = Object.keys(mounts).find((m) => path.startsWith(m));
+    const base = mount ? mounts[mount] : root;
+    const file = join(base, mount ? path.slice(mount.length) : path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(base) || (!mount && !/^\/(web|dist|build)\//.test(path))) { res.writeHead(404).end(); return; }
     try {
       const body = await readFile(file);
       res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream',
