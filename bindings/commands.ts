@@ -135,7 +135,7 @@ export async function writeAccuracyReport(dir: string): Promise<string> {
   const runs: RunReport[] = [];
   for (const f of files) runs.push(JSON.parse(await fs.readFile(`${dir}/${f}`, 'utf8')));
   const md = `# Accuracy of low-bit all-reduce (regenerate: npm run eval:paper)\n\n${markdownTable(runs)}\n\n` +
-    runs.map((r) => `- ${r.model} TP ${r.tp}: ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.seconds.toFixed(0)} s; profile ${r.profile ?? 'none'}`).join('\n') +
+    runs.map((r) => `- ${r.model} TP ${r.tp}: ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.seconds.toFixed(0)} s; profile ${r.profile?.split('/').pop() ?? 'none'}`).join('\n') +
     `\n\n![score vs bits](accuracy.svg)\n`;
   await fs.writeFile(`${dir}/accuracy.md`, md);
   await fs.writeFile(`${dir}/accuracy.svg`, svgPlot(runs));

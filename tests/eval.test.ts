@@ -80,3 +80,14 @@ test('calibrate → profile → evaluate, end to end; a profile for another TP d
   assert.match(markdownTable([report]), /\| smollm2 \| 2 \| paper \| all-gather \| 4\.\d\d \|/);
   assert.match(svgPlot([report]), /^<svg[\s\S]*<circle[\s\S]*<\/svg>\n$/);
 });
+
+test('parts of a run evaluated in parallel processes join into one report; parts of different runs do not', async () => {
+  const { mergeReports } = await import('../bindings/commands.js');
+  const mode = (label: string, mode: string, cloze: number) => ({ label, mode, algorithm: 'all-gather' as const, bitsPerValue: 4, ppl: 10, meanKL: 0.1, top1: 0.9, tasks: { cloze } });
+  const run = (results: ReturnType<typeof mode>[], seconds: number, tp = 3) => ({ model: 'smollm2', tp, algorithm: 'all-gather', profile: null, items: { windows: 2, cloze: 10 }, seconds, results });
+  const merged = mergeReports([run([mode('outlier-int4-static', 'outlier-int4-static', 0.3)], 5), run([mode('exact', 'exact', 0.4)], 7)]);
+  assert.deepEqual(merged.results.map((r) => r.label), ['exact', 'outlier-int4-static'], 'modes in the paper order');
+  assert.equal(merged.seconds, 12);
+  assert.ok(Math.abs(merged.results[1].scorePct! - 75) < 1e-9, 'score against the exact part');
+  assert.throws(() => mergeReports([run([], 1, 3), run([], 1, 2)]), /different models, TP degrees or items/);
+});

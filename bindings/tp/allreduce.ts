@@ -19,7 +19,15 @@ export interface RangeData { lo: Float32Array; hi: Float32Array }
 /** Calibration per site: the partial ranges of every shard and the ranges of the sum. */
 export interface SiteProfile { partial: RangeData[]; sum: RangeData }
 /** mode: a communication mode, or `auto[:codec]` (exact or compressed chosen per message, tp/policy.ts). */
-export interface CommConfig { mode: string; algorithm: Algorithm; fraction: number; sites?: SiteProfile[] }
+export interface CommConfig {
+  mode: string; algorithm: Algorithm; fraction: number; sites?: SiteProfile[];
+  /**
+   * Probe only (scripts/probe-rotation.ts, all-gather): rotate each block of `rotate` features by a signed
+   * Hadamard transform before encoding and back after the sum. Not a product mode: a NaN/Inf in a partial
+   * spreads over its block, unlike the exact sum.
+   */
+  rotate?: number;
+}
 
 /** Per site: every shard's partial codec (all-gather); chunk codecs [from shard][chunk] this shard touches (rs-ag). */
 interface SiteCodecs { partial: SimdCodec[]; chunk: (SimdCodec | null)[][]; sum: SimdCodec[] }
@@ -42,6 +50,7 @@ export class Communicator {
   private algorithm: Algorithm = 'all-gather';
   private auto = false; // `auto`: exact or rs-ag per message, by tp/policy.ts
   private chunks: [number, number][];
+  private rotate = 0;
   /** Identity check (tests): after every all-reduce, compare this shard's sum with shard 0's, bit for bit. */
   verify = false;
   checks = 0;
@@ -60,6 +69,9 @@ export class Communicator {
 
   configure(cfg: CommConfig | null): void {
     this.codecs = null;
+    this.rotate = cfg?.rotate ?? 0;
+    if (this.rotate && (cfg!.algorithm !== 'all-gather' || this.map.hidden % this.rotate || this.rotate & (this.rotate - 1)))
+      throw new Error(`rotate ${this.rotate}: needs all-gather and a power-of-two block dividing ${this.map.hidden}`);
     this.auto = cfg?.mode.startsWith('auto') ?? false;
     if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
     if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
@@ -119,11 +131,17 @@ export class Communicator {
   private allGather(site: number, partial: number, M: number): number {
     const n = M * this.map.hidden, me = this.map.shards[this.me], codecs = this.codecs![site].partial;
     const slot = (t: number) => (site % 2 === 0 ? this.map.shards[t].wireA : this.map.shards[t].wireB);
+    if (this.rotate) {
+      this.bytes.copyWithin(me.commTmp, partial, partial + 4 * n);
+      hadamardBlocks(new Float32Array(this.bytes.buffer, me.commTmp, n), this.rotate, false);
+      partial = me.commTmp;
+    }
     this.bytesSent += codecs[this.me].encode(partial, M, slot(this.me), me.wireCap);
     this.valuesSent += n;
     this.barrier.wait();
     this.bytes.fill(0, me.sum, me.sum + 4 * n);
     for (let t = 0; t < this.S; t++) codecs[t].decode(slot(t), me.wireCap, me.sum, n, true);
+    if (this.rotate) hadamardBlocks(new Float32Array(this.bytes.buffer, me.sum, n), this.rotate, true);
     return me.sum;
   }
 
@@ -174,5 +192,17 @@ export class Communicator {
   private scatter(x: number, M: number, a: number, b: number, out: number): void {
     const E = this.map.hidden, w = b - a;
     for (let m = 0; m < M; m++) this.bytes.copyWithin(out + 4 * (m * E + a), x + 4 * m * w, x + 4 * (m + 1) * w);
+  }
+}
+
+/** Signed Walsh–Hadamard transform of each block of `b` values: forward H·D·x, inverse D·H·y / b (b a power of two). */
+export function hadamardBlocks(x: Float32Array, b: number, inverse: boolean): void {
+  const sign = (i: number) => ((Math.imul(i % b, 0x9e3779b1) >>> 31) ? -1 : 1);
+  for (let o = 0; o < x.length; o += b) {
+    if (!inverse) for (let i = 0; i < b; i++) x[o + i] *= sign(i);
+    for (let h = 1; h < b; h *= 2)
+      for (let i = o; i < o + b; i += 2 * h)
+        for (let j = i; j < i + h; j++) { const u = x[j], v = x[j + h]; x[j] = u + v; x[j + h] = u - v; }
+    if (inverse) for (let i = 0; i < b; i++) x[o + i] *= sign(i) / b;
   }
 }
