@@ -26,6 +26,15 @@ export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): vo
   const e = i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_high_i8x16_s(w1, x1));
   return i32x4.add(i32x4.add(a, b), i32x4.add(c, e));
 }
+/** Σ of 32 products of unsigned 4-bit weights (lo: elements 0–15, hi: 16–31) with i8 activations, as i32 lanes.
+ *  With relaxed SIMD one dot op per 16 bytes (0…15 is a valid i7 operand; the pair sums stay far from i16
+ *  saturation, so the result is exact and equal to the plain path's). */
+@inline function dot32u4(lo: v128, hi: v128, x: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x, 16), hi, i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x), lo, i32x4.splat(0)));
+  }
+  return dot32(lo, hi, x);
+}
 @inline function hsum(v: v128): f32 {
   const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
@@ -57,7 +66,7 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
     for (let b = 0; b < blocks; b++) {
       const b0 = r0 + <usize>b * 20, b1 = r1 + <usize>b * 20, xb = xq + (b << 5);
       const q0 = v128.load(b0, 4), q1 = v128.load(b1, 4);
-      const s0 = dot32(v128.and(q0, mask), i8x16.shr_u(q0, 4), xb), s1 = dot32(v128.and(q1, mask), i8x16.shr_u(q1, 4), xb);
+      const s0 = dot32u4(v128.and(q0, mask), i8x16.shr_u(q0, 4), xb), s1 = dot32u4(v128.and(q1, mask), i8x16.shr_u(q1, 4), xb);
       const dxb = load<f32>(dx + (<usize>b << 2)), sxb = load<f32>(sx + (<usize>b << 2));
       acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(fromF16Scalar(<u32>load<u16>(b0)) * dxb)));
       acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.splat(fromF16Scalar(<u32>load<u16>(b1)) * dxb)));
@@ -73,7 +82,7 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
     for (let b = 0; b < blocks; b++) {
       const blk = row + <usize>b * 20;
       const q = v128.load(blk, 4);
-      const s = dot32(v128.and(q, mask), i8x16.shr_u(q, 4), xq + (b << 5));
+      const s = dot32u4(v128.and(q, mask), i8x16.shr_u(q, 4), xq + (b << 5));
       acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(fromF16Scalar(<u32>load<u16>(blk)) * load<f32>(dx + (<usize>b << 2)))));
       mterm += fromF16Scalar(<u32>load<u16>(blk, 2)) * load<f32>(sx + (<usize>b << 2));
     }

@@ -19,8 +19,26 @@ const RELAXED_PROBE = new Uint8Array([
   10, PROBE_BODY.length + 2, 1, PROBE_BODY.length, ...PROBE_BODY,
 ]);
 
+// (module (func (export "f") (result i32) (i32x4.extract_lane 0 (i32x4.relaxed_dot_i8x16_i7x16_add_s
+//   (v128.const i8x16 -1 …) (v128.const i8x16 2 …) (v128.const 0))))): the standard gives 4 · (−1 · 2) = −8. Node 20's
+// flag-gated early draft validates it but treats the first operand as unsigned, which would corrupt the Q4 GEMV.
+const v128Const = (byte: number) => [0xfd, 0x0c, ...new Array<number>(16).fill(byte)];
+const DOT_BODY = [0, ...v128Const(0xff), ...v128Const(2), ...v128Const(0), 0xfd, 0x93, 0x02, 0xfd, 0x1b, 0, 0x0b];
+const DOT_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+  1, 5, 1, 0x60, 0, 1, 0x7f,              // type section: () -> i32
+  3, 2, 1, 0,
+  7, 5, 1, 1, 0x66, 0, 0,                 // export "f"
+  10, DOT_BODY.length + 2, 1, DOT_BODY.length, ...DOT_BODY,
+]);
+
+/** Relaxed SIMD validates and its integer dot product has the standard's signed × 7-bit semantics. */
 export function hasRelaxedSimd(): boolean {
-  try { return WebAssembly.validate(RELAXED_PROBE); } catch { return false; }
+  try {
+    if (!WebAssembly.validate(RELAXED_PROBE)) return false;
+    const f = new WebAssembly.Instance(new WebAssembly.Module(DOT_PROBE)).exports.f as () => number;
+    return f() === -8;
+  } catch { return false; }
 }
 
 /** simd / relaxed: shared-memory builds for threads; single: no shared memory (runtimes without threads). */
