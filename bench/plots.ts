@@ -17,13 +17,11 @@ for (const f of ['matmul-bench.json', 'device/matmul-bench.json']) {
   save(f.replace('/', '-').replace('.json', ''), barChart({ title: `P1 matmul, one thread, GFLOP/s (tokens × in × out) — ${where(d.machine)}`, yLabel: 'GFLOP/s',
     groups: shapes, series: impls.map((i) => ({ name: i, values: shapes.map((s) => d.rows.find((r: any) => r.shape === s && r.impl === i)?.gflops) })) }));
 }
-{
-  const d = load('matmul-quant-bench.json');
-  if (d) {
-    const shapes = d.rows.map((r: any) => r.shape);
-    save('matmul-quant-bench', barChart({ title: `P1 decode GEMV by weight format, ms per call (lower is better) — ${where(d.machine)}`, yLabel: 'ms',
-      groups: shapes, series: ['f32', 'q8', 'q4'].map((k) => ({ name: k, values: d.rows.map((r: any) => r[k]) })) }));
-  }
+for (const f of ['matmul-quant-bench.json', 'device/matmul-quant-bench.json']) {
+  const d = load(f); if (!d) continue;
+  const keys = ['f32', 'q8', 'q4', 'f32Streamed', 'q8Streamed', 'q4Streamed'].filter((k) => d.rows[0][k] !== undefined);
+  save(f.replace('/', '-').replace('.json', ''), barChart({ title: `P1 decode GEMV by weight format, ms per call (lower is better) — ${where(d.machine)}`, yLabel: 'ms (log)', log: true,
+    groups: d.rows.map((r: any) => r.shape), series: keys.map((k) => ({ name: k.replace('Streamed', ' streamed (256 MB)'), values: d.rows.map((r: any) => r[k]) })) }));
 }
 for (const f of ['codec-bench.json', 'device/codec-bench.json']) {
   const d = load(f); if (!d) continue;
