@@ -25,10 +25,10 @@ const { path: modelPath } = await readModel(model);
 const PARAGRAPH = 'Tensor parallelism splits each layer of a language model across devices. After every row-parallel ' +
   'matrix multiplication each device holds a partial sum, and the partial sums are added together by an all-reduce. ';
 let prompt: number[] = [], text = '';
-for (const tp of threads) {
-  const engine = await Engine.load(modelPath, { tp, maxBatch: promptLen, context: promptLen + decode + 8 });
+for (const tp of threads) for (const quantizedDecode of [false, true]) {
+  const engine = await Engine.load(modelPath, { tp, maxBatch: promptLen, context: promptLen + decode + 8, quantizedDecode });
   if (!prompt.length) { prompt = engine.encode(PARAGRAPH.repeat(Math.ceil(promptLen / 30))).slice(0, promptLen); text = engine.tok.tokenizer.decode(prompt.slice(engine.tok.addBos ? 1 : 0)); }
-  for (const comm of tp === 1 ? ['exact'] : ['exact', 'int4-g32']) {
+  for (const comm of tp === 1 || quantizedDecode ? ['exact'] : ['exact', 'int4-g32']) {
     await engine.setComm(comm === 'exact' ? null : { mode: comm, algorithm: 'all-gather', fraction: 1 / 64 });
     engine.reset(); await engine.forward(prompt.slice(0, 8)); engine.reset();
     let t = performance.now();
@@ -36,7 +36,7 @@ for (const tp of threads) {
     const pre = performance.now() - t;
     t = performance.now();
     for (let i = 0; i < decode; i++) await engine.forward([prompt[i]]);
-    say({ runtime: 'node', engine: `lowbit-tp TP ${tp} ${comm}`, threads: tp, promptTokens: prompt.length, prefillTokS: prompt.length / (pre / 1000), decodeTokS: decode / ((performance.now() - t) / 1000) });
+    say({ runtime: 'node', engine: `lowbit-tp TP ${tp} ${comm}${quantizedDecode ? ', GGUF-block decode' : ''}`, threads: tp, promptTokens: prompt.length, prefillTokS: prompt.length / (pre / 1000), decodeTokS: decode / ((performance.now() - t) / 1000) });
   }
   await engine.close();
 }
@@ -80,8 +80,10 @@ if (existsSync(CHROMIUM)) {
     for (const n of threads) {
       const w = await page.evaluate((o) => (window as any).benchWllama(o), { url, wllamaUrl: '/peers/@wllama/wllama/esm/index.js', wasmUrl: '/peers/@wllama/wllama/esm/wasm/wllama.wasm', threads: n, text, decode });
       say({ runtime: 'chromium', engine: 'wllama (llama.cpp wasm)', threads: n, ...w });
-      const l = await page.evaluate((o) => (window as any).benchLowbit(o), { url, tp: n, comm: 'exact', prompt, decode });
-      say({ runtime: 'chromium', engine: 'lowbit-tp TP ' + n + ' exact', threads: n, ...l });
+      for (const quantizedDecode of [false, true]) {
+        const l = await page.evaluate((o) => (window as any).benchLowbit(o), { url, tp: n, comm: 'exact', prompt, decode, quantizedDecode });
+        say({ runtime: 'chromium', engine: `lowbit-tp TP ${n} exact${quantizedDecode ? ', GGUF-block decode' : ''}`, threads: n, ...l });
+      }
     }
   } finally { await browser.close(); server.close(); }
 } else console.error(`no ${CHROMIUM}: skipping the browser half (wllama)`);

@@ -11,13 +11,14 @@ const model = arg('model', 'synthetic');
 const tps = arg('tp', '1,2,4,8,16').split(',').map(Number);
 const comms = arg('comm', 'exact,int4-g32').split(',');
 const prefill = Number(arg('prefill', '128')), decode = Number(arg('decode', '16'));
+const quantizedDecode = arg('decode-weights', 'f32') === 'gguf'; // gguf: decode from Q4_1/Q8_0 blocks (real models)
 const source = model === 'synthetic' ? syntheticLlama(TINYLLAMA_LIKE) : model;
 
 interface Row { tp: number; comm: string; prefillTokS: number; decodeTokS: number; bitsPerValue: number }
 const rows: Row[] = [];
 for (const tp of tps) {
   let engine: Engine;
-  try { engine = await Engine.load(source, { tp, maxBatch: prefill, context: prefill + decode + 8 }); }
+  try { engine = await Engine.load(source, { tp, maxBatch: prefill, context: prefill + decode + 8, quantizedDecode }); }
   catch (e) { console.error(`TP ${tp}: ${(e as Error).message}`); continue; }
   const ids = Array.from({ length: prefill }, (_, i) => (i * 7919) % engine.cfg.vocab);
   for (const comm of tp === 1 ? ['exact'] : comms) {
@@ -37,7 +38,7 @@ for (const tp of tps) {
   await engine.close();
 }
 const base = rows.find((r) => r.tp === tps[0] && r.comm === 'exact'); // everything against TP 1 exact
-console.log(`\n${model}: prefill ${prefill} tokens, decode ${decode} tokens (${machine().cpu}, ${machine().cores} cores, ${process.version})`);
+console.log(`\n${model}: prefill ${prefill} tokens, decode ${decode} tokens${quantizedDecode ? ' from GGUF blocks' : ''} (${machine().cpu}, ${machine().cores} cores, ${process.version})`);
 console.log('| TP | comm | prefill tok/s | × TP 1 | decode tok/s | × TP 1 | wire bits/value |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
@@ -45,4 +46,4 @@ for (const r of rows) {
   console.log(`| ${r.tp} | ${r.comm} | ${r.prefillTokS.toFixed(1)} | ${b ? (r.prefillTokS / b.prefillTokS).toFixed(2) : ''} | ${r.decodeTokS.toFixed(1)} | ${b ? (r.decodeTokS / b.decodeTokS).toFixed(2) : ''} | ${r.bitsPerValue ? r.bitsPerValue.toFixed(2) : '—'} |`);
 }
 mkdirSync('docs/results', { recursive: true });
-writeFileSync(`docs/results/scaling-${model}.json`, JSON.stringify({ machine: machine(), model, prefill, decode, rows }, null, 1));
+writeFileSync(`docs/results/scaling-${model}${quantizedDecode ? '-gguf-decode' : ''}.json`, JSON.stringify({ machine: machine(), model, prefill, decode, quantizedDecode, rows }, null, 1));

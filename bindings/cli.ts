@@ -14,6 +14,7 @@ usage: lowbit-tp <command> [options]
   run          generate text:  --model smollm2|gemma3|FILE.gguf  --tp N  --comm exact|CODEC  --prompt "…"
                [--algorithm all-gather|rs-ag] [--max-tokens 64] [--temperature 0] [--top-p 0.95] [--seed 1]
                [--chat] [--context 2048] [--profile FILE]
+               [--decode-weights gguf|f32: decode from the Q4_1/Q8_0 blocks with int8 activations (default) or f32]
   calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
                --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--momentum 0.9 | 1 = running max] [--out FILE]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
@@ -34,7 +35,7 @@ const RUN_OPTIONS = {
   algorithm: { type: 'string', default: 'all-gather' }, prompt: { type: 'string' }, 'max-tokens': { type: 'string', default: '64' },
   temperature: { type: 'string', default: '0' }, 'top-p': { type: 'string', default: '0.95' }, seed: { type: 'string', default: '1' },
   chat: { type: 'boolean', default: false }, context: { type: 'string', default: '2048' }, quiet: { type: 'boolean', default: false },
-  profile: { type: 'string' },
+  profile: { type: 'string' }, 'decode-weights': { type: 'string', default: 'gguf' },
 } as const;
 
 function fraction(v: string | undefined): number {
@@ -118,7 +119,8 @@ async function run(argv: string[]): Promise<number> {
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag`);
   const say = o.quiet ? () => {} : (m: string) => process.stderr.write(`\r\x1b[2K${m}`);
-  const engine = await Engine.load(o.model!, { tp: num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say });
+  if (o['decode-weights'] !== 'gguf' && o['decode-weights'] !== 'f32') throw new Error('--decode-weights must be gguf or f32');
+  const engine = await Engine.load(o.model!, { tp: num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say, quantizedDecode: o['decode-weights'] === 'gguf' });
   if (!o.quiet) process.stderr.write('\n');
   try {
     const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model!, 1 / 64, o.profile, say)).sites : undefined;

@@ -3,7 +3,7 @@ import { parseGguf, Gguf } from './gguf/reader.js';
 import { configFromGguf, ModelConfig } from './model/config.js';
 import { tokenizerFromGguf, TokenizerInfo } from './tokenizer/index.js';
 import { planShards } from './tp/plan.js';
-import { MemoryMap, planMemory } from './tp/memory.js';
+import { MatrixName, MemoryMap, planMemory, TENSOR_OF } from './tp/memory.js';
 import { loadWeights } from './tp/load.js';
 import { ShardPool } from './tp/pool.js';
 import { LocalPool } from './tp/local.js';
@@ -19,6 +19,11 @@ export interface EngineOptions {
   /** A precompiled kernel module, for runtimes that can't compile WebAssembly from bytes (workerd). */
   kernelModule?: WebAssembly.Module;
   callTimeoutMs?: number; barrierTimeoutMs?: number;
+  /**
+   * Also keep Q4_1 / Q8_0 weight matrices in their GGUF blocks and decode single tokens from them (int8
+   * activations, as llama.cpp does): less memory traffic per token, slightly different numbers. Prefill stays f32.
+   */
+  quantizedDecode?: boolean;
   progress?: (message: string) => void;
 }
 export interface ForwardOutput { logits: Float32Array; rows: number; bytesSent: number; valuesSent: number; checks: number; mismatches: number }
@@ -54,7 +59,8 @@ export class Engine {
     try { heapBase = probe(shared); } catch (e) { if (!opts.kernelModule) throw e; shared = !shared; heapBase = probe(shared); }
     if (threads && !shared) throw new Error('worker threads need the shared-memory kernel build');
     const context = Math.min(opts.context ?? 2048, cfg.contextLength);
-    const map = planMemory(cfg, plans, opts.maxBatch ?? 64, context, heapBase);
+    const quantTypes = opts.quantizedDecode ? (l: number, m: MatrixName) => g.tensors.get(`blk.${l}.${TENSOR_OF[m]}.weight`)?.type ?? 0 : undefined;
+    const map = planMemory(cfg, plans, opts.maxBatch ?? 64, context, heapBase, quantTypes);
     say(`${cfg.arch} ${cfg.layers} layers, hidden ${cfg.hidden}, TP ${tp}: ${(map.bytes / 2 ** 20).toFixed(0)} MiB shared memory, ${flavor} kernels`);
     const memory = sharedMemory(map.bytes, shared);
     loadWeights(g, cfg, map, memory, (done, total) => say(`loading weights: layer ${done}/${total}`));

@@ -74,6 +74,30 @@ test('generation runs end to end over workers with a compressed all-reduce', asy
   assert.ok(r.bitsPerValue > 8 && r.bitsPerValue < 10, `bits/value ${r.bitsPerValue}`);
 });
 
+test('quantized decode (GGUF Q4_1 blocks, int8 activations) tracks f32 decode, and shards stay identical', async () => {
+  const text = 'Tensor parallelism splits each layer of a language model across devices, and the partial sums are added together.';
+  const steps: Float32Array[][] = [];
+  for (const quantizedDecode of [false, true]) {
+    const e = await Engine.load('smollm2', { tp: 2, quantizedDecode, context: 128 });
+    if (quantizedDecode) assert.equal(Object.keys(e.map.shards[1].layers[0].quant).length, 7, 'all 7 matrices kept as Q4_1 blocks');
+    await e.verifyIdentity(true);
+    const ids = e.encode(text), out: Float32Array[] = [];
+    await e.forward(ids.slice(0, 8));
+    for (let i = 8; i < ids.length; i++) {
+      const r = await e.forward([ids[i]]);
+      assert.equal(r.mismatches, 0, 'shards identical');
+      out.push(r.logits.slice());
+    }
+    steps.push(out);
+    await e.close();
+  }
+  const argmax = (v: Float32Array) => v.indexOf(Math.max(...v));
+  const agree = steps[0].filter((v, i) => argmax(v) === argmax(steps[1][i])).length;
+  const rel = Math.max(...steps[0].map((v, i) => Math.max(...v.map((x, j) => Math.abs(x - steps[1][i][j]))) / Math.max(...v.map(Math.abs))));
+  assert.ok(agree >= steps[0].length - 1, `argmax agrees on ${agree} of ${steps[0].length} steps`);
+  assert.ok(rel < 0.15, `largest logit change ${rel} of the largest |logit|`);
+});
+
 test('bad input: a prompt beyond the context and unknown token ids are clear errors', async () => {
   const e = await Engine.load('smollm2', { tp: 2, context: 32 });
   await assert.rejects(e.forward(new Array(40).fill(1)), /exceeds the context of 32/);

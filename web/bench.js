@@ -6,8 +6,8 @@ const log = (t) => { document.getElementById('log').textContent += `\n${t}`; };
 const modelBlob = async (url) => (await fetch(url)).blob();
 
 /** lowbit-tp: `prompt` token ids prefilled at once, then `decode` single-token steps (greedy not needed for speed). */
-window.benchLowbit = async ({ url, tp, comm, prompt, decode }) => {
-  const engine = await Engine.load(new Uint8Array(await (await modelBlob(url)).arrayBuffer()), { tp, maxBatch: prompt.length, context: prompt.length + decode + 8 });
+window.benchLowbit = async ({ url, tp, comm, prompt, decode, quantizedDecode = false }) => {
+  const engine = await Engine.load(new Uint8Array(await (await modelBlob(url)).arrayBuffer()), { tp, maxBatch: prompt.length, context: prompt.length + decode + 8, quantizedDecode });
   try {
     await engine.setComm(comm === 'exact' ? null : { mode: comm, algorithm: 'all-gather', fraction: 1 / 64 });
     engine.reset(); await engine.forward(prompt.slice(0, 8)); engine.reset(); // warm-up
@@ -17,7 +17,7 @@ window.benchLowbit = async ({ url, tp, comm, prompt, decode }) => {
     t = performance.now();
     for (let i = 0; i < decode; i++) await engine.forward([prompt[i]]);
     const dec = performance.now() - t;
-    log(`lowbit-tp TP ${tp} ${comm}: prefill ${(prompt.length / pre * 1000).toFixed(1)} tok/s, decode ${(decode / dec * 1000).toFixed(1)} tok/s`);
+    log(`lowbit-tp TP ${tp} ${comm}${quantizedDecode ? ' (GGUF-block decode)' : ''}: prefill ${(prompt.length / pre * 1000).toFixed(1)} tok/s, decode ${(decode / dec * 1000).toFixed(1)} tok/s`);
     return { promptTokens: prompt.length, prefillTokS: prompt.length / (pre / 1000), decodeTokS: decode / (dec / 1000) };
   } finally { await engine.close(); }
 };

@@ -2,7 +2,7 @@
 import { Gguf, GgufError, tensorBytes } from '../gguf/reader.js';
 import { dequantize } from '../gguf/dequant.js';
 import { ModelConfig } from '../model/config.js';
-import { fillRope, MemoryMap } from './memory.js';
+import { blockBytes, fillRope, MatrixName, MemoryMap, TENSOR_OF } from './memory.js';
 
 type Progress = (done: number, total: number) => void;
 
@@ -25,6 +25,18 @@ export function loadWeights(g: Gguf, cfg: ModelConfig, map: MemoryMap, memory: W
   const cols = (src: Float32Array, N: number, K: number, k0: number, k1: number, dst: number) => {
     const out = view(dst, N * (k1 - k0));
     for (let n = 0; n < N; n++) out.set(src.subarray(n * K + k0, n * K + k1), n * (k1 - k0));
+  };
+  // Quantized copies for decode: the same rows or columns, as raw GGUF blocks of 32 along K.
+  const blocks = (l: number, m: MatrixName, K: number, part: (s: number) => [number, number], byColumns: boolean) => {
+    map.shards.forEach((sh, s) => {
+      const qm = sh.layers[l].quant[m];
+      if (!qm) return;
+      const src = tensorBytes(g, `blk.${l}.${TENSOR_OF[m]}.weight`), bb = blockBytes(qm.type), rowBytes = (K / 32) * bb;
+      const dst = new Uint8Array(buf), [a, b] = part(s);
+      if (!byColumns) { dst.set(src.subarray(a * rowBytes, b * rowBytes), qm.ptr); return; }
+      const N = src.length / rowBytes, w = ((b - a) / 32) * bb;
+      for (let n = 0; n < N; n++) dst.set(src.subarray(n * rowBytes + (a / 32) * bb, n * rowBytes + (b / 32) * bb), qm.ptr + n * w);
+    });
   };
   const all = (name: string, n: number, ptrOf: (s: number) => number) => {
     const x = read(name, [n]);
@@ -64,6 +76,14 @@ export function loadWeights(g: Gguf, cfg: ModelConfig, map: MemoryMap, memory: W
     map.shards.forEach((m, s) => rows(w, E, m.plan.ffn[0], m.plan.ffn[1], L(s).wUp));
     w = read(`${p}ffn_down.weight`, [cfg.ffn, E]);
     map.shards.forEach((m, s) => cols(w, E, cfg.ffn, m.plan.ffn[0], m.plan.ffn[1], L(s).wDown));
+    const plan = (s: number) => map.shards[s].plan;
+    blocks(l, 'wq', E, (s) => [plan(s).heads[0] * D, plan(s).heads[1] * D], false);
+    blocks(l, 'wk', E, (s) => [plan(s).kvHeads[0] * D, plan(s).kvHeads[1] * D], false);
+    blocks(l, 'wv', E, (s) => [plan(s).kvHeads[0] * D, plan(s).kvHeads[1] * D], false);
+    blocks(l, 'wo', HD, (s) => [plan(s).heads[0] * D, plan(s).heads[1] * D], true);
+    blocks(l, 'wGate', E, (s) => plan(s).ffn, false);
+    blocks(l, 'wUp', E, (s) => plan(s).ffn, false);
+    blocks(l, 'wDown', cfg.ffn, (s) => plan(s).ffn, true);
     progress?.(l + 1, total);
   }
 }
