@@ -1,91 +1,130 @@
 // GEMV on quantized weights kept in their GGUF block formats (decode is memory-bound: 4–5× fewer bytes than f32).
 // As llama.cpp does, the activation vector is quantized once per GEMV to int8 blocks of 32 (scale absmax/127),
-// so each weight block costs integer multiply-adds: i16x8.extmul of i8 lanes, pairwise-added into i32 lanes.
+// so each weight block costs integer multiply-adds.
 //   Q8_0 block (34 B): f16 d, 32 × i8          w = d · q
 //   Q4_1 block (20 B): f16 d, f16 m, 16 B      w = d · q + m, q ∈ 0…15; byte j holds element j (low) and j+16 (high)
-import { fromF16Scalar } from './codec_lanes';
+// Plain SIMD has no 8-bit dot product, but i32x4.dot_i16x8_s is one x86 instruction (pmaddwd): the weight bytes
+// are split into even and odd i16 lanes with 16-bit shifts and masks (native), and the activations are stored
+// once per GEMV as i16, de-interleaved to match. The relaxed build's Q4_1 uses the i8 × i7 dot on the i8 codes.
+import { fromF16Lanes, fromF16Scalar } from './codec_lanes';
 
-/** x[K] → xq[K] i8, dx[K/32] (block scale), sx[K/32] (block sum of x, for Q4_1's m term). K % 32 == 0. */
+/** Slot of element j (0…31) in a block of the i16 activation copy: x[0,2,…,14] x[1,3,…,15] x[16,18,…,30] x[17,…,31]. */
+@inline function slot16(j: i32): i32 { return (j & 16) + ((j & 1) << 3) + ((j & 15) >> 1); }
+
+/**
+ * x[K] → xq[3K bytes]: K i8 codes, then the same codes as K i16 in slot16 order; dx[K/32] (block scale),
+ * sx[K/32] (block sum of x, for Q4_1's m term). K % 32 == 0.
+ */
 export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): void {
+  const x16 = xq + <usize>K;
   for (let b = 0; b < K >> 5; b++) {
     const p = x + (<usize>(b << 5) << 2);
     let amax: f32 = 0, sum: f32 = 0;
     for (let j = 0; j < 32; j++) { const v = load<f32>(p + (<usize>j << 2)); amax = max(amax, abs(v)); sum += v; }
     const d = amax / <f32>127, inv = d > 0 ? <f32>1 / d : <f32>0;
-    for (let j = 0; j < 32; j++) store<i8>(xq + (b << 5) + j, <i8>(<i32>nearest<f32>(load<f32>(p + (<usize>j << 2)) * inv)));
+    for (let j = 0; j < 32; j++) {
+      const q = <i32>nearest<f32>(load<f32>(p + (<usize>j << 2)) * inv);
+      store<i8>(xq + (b << 5) + j, <i8>q);
+      store<i16>(x16 + (<usize>((b << 5) + slot16(j)) << 1), <i16>q);
+    }
     store<f32>(dx + (<usize>b << 2), d);
     store<f32>(sx + (<usize>b << 2), sum);
   }
 }
 
-@inline function dot32(w0: v128, w1: v128, x: usize): v128 {
-  const x0 = v128.load(x), x1 = v128.load(x, 16);
-  const a = i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_low_i8x16_s(w0, x0));
-  const b = i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_high_i8x16_s(w0, x0));
-  const c = i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_low_i8x16_s(w1, x1));
-  const e = i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_high_i8x16_s(w1, x1));
-  return i32x4.add(i32x4.add(a, b), i32x4.add(c, e));
+/** Σ of 32 products of Q8_0 codes (w0: elements 0–15, w1: 16–31) with the block's i16 activations, as i32 lanes. */
+@inline function dotQ8(w0: v128, w1: v128, x16: usize): v128 {
+  const e0 = i16x8.shr_s(i16x8.shl(w0, 8), 8), o0 = i16x8.shr_s(w0, 8);
+  const e1 = i16x8.shr_s(i16x8.shl(w1, 8), 8), o1 = i16x8.shr_s(w1, 8);
+  return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(e0, v128.load(x16)), i32x4.dot_i16x8_s(o0, v128.load(x16, 16))),
+                   i32x4.add(i32x4.dot_i16x8_s(e1, v128.load(x16, 32)), i32x4.dot_i16x8_s(o1, v128.load(x16, 48))));
 }
-/** Σ of 32 products of unsigned 4-bit weights (lo: elements 0–15, hi: 16–31) with i8 activations, as i32 lanes.
- *  With relaxed SIMD one dot op per 16 bytes (0…15 is a valid i7 operand; the pair sums stay far from i16
- *  saturation, so the result is exact and equal to the plain path's). */
-@inline function dot32u4(lo: v128, hi: v128, x: usize): v128 {
+/** Σ of 32 products of a Q4_1 block's 16 code bytes with its activations (i8 codes at x8, i16 copy at x16).
+ *  With relaxed SIMD one dot op per 16 weights (0…15 is a valid i7 operand; exact, equal to the plain path). */
+@inline function dotQ4(q: v128, x8: usize, x16: usize): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x, 16), hi, i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x), lo, i32x4.splat(0)));
+    const mask = i8x16.splat(0x0f);
+    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x8, 16), i8x16.shr_u(q, 4),
+      i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x8), v128.and(q, mask), i32x4.splat(0)));
   }
-  return dot32(lo, hi, x);
+  const m = i16x8.splat(0x000f);
+  const loE = v128.and(q, m), loO = v128.and(i16x8.shr_u(q, 8), m), hiE = v128.and(i16x8.shr_u(q, 4), m), hiO = i16x8.shr_u(q, 12);
+  return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(loE, v128.load(x16)), i32x4.dot_i16x8_s(loO, v128.load(x16, 16))),
+                   i32x4.add(i32x4.dot_i16x8_s(hiE, v128.load(x16, 32)), i32x4.dot_i16x8_s(hiO, v128.load(x16, 48))));
 }
 @inline function hsum(v: v128): f32 {
   const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
-/** y[N] = W[N × K] · x with Q8_0 rows; xq/dx from quantizeX. */
-export function gemvQ8_0(xq: usize, dx: usize, K: i32, w: usize, N: i32, y: usize): void {
-  const blocks = K >> 5, rowBytes = <usize>blocks * 34;
-  for (let n = 0; n < N; n++) {
-    const row = w + <usize>n * rowBytes;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < blocks; b++) {
-      const blk = row + <usize>b * 34;
-      const s = dot32(v128.load(blk, 2), v128.load(blk, 18), xq + (b << 5));
-      const scale = fromF16Scalar(<u32>load<u16>(blk)) * load<f32>(dx + (<usize>b << 2));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(scale)));
-    }
-    store<f32>(y + (<usize>n << 2), hsum(acc));
-  }
+/** Four i32x4 partial sums → one i32x4 of their four totals (6 ops instead of 4 horizontal sums). */
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
-/** y[N] = W[N × K] · x with Q4_1 rows; xq/dx/sx from quantizeX. Two rows at a time share the activation loads. */
+// Both GEMVs walk four blocks at a time: four integer block sums become one i32x4, and the four blocks' f16
+// scales are gathered into one vector and converted together, so the per-block float work is a quarter of
+// a block-at-a-time loop's. Leftover blocks (K/32 not a multiple of 4) take the one-block path.
+
+/** Σ (d·q) · x over one Q8_0 row, blocks [0, blocks); x16: the i16 activations. */
+@inline function rowQ8_0(row: usize, x16: usize, dx: usize, blocks: i32): f32 {
+  let acc = f32x4.splat(0), b = 0;
+  for (; b + 4 <= blocks; b += 4) {
+    const p = row + <usize>b * 34, xb = x16 + (<usize>b << 6);
+    const s = hsum4(dotQ8(v128.load(p, 2), v128.load(p, 18), xb), dotQ8(v128.load(p, 36), v128.load(p, 52), xb + 64),
+                    dotQ8(v128.load(p, 70), v128.load(p, 86), xb + 128), dotQ8(v128.load(p, 104), v128.load(p, 120), xb + 192));
+    let h = v128.load16_lane(p, i32x4.splat(0), 0);
+    h = v128.load16_lane(p, h, 2, 34); h = v128.load16_lane(p, h, 4, 68); h = v128.load16_lane(p, h, 6, 102);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(fromF16Lanes(h), v128.load(dx + (<usize>b << 2)))));
+  }
+  let tail: f32 = 0;
+  for (; b < blocks; b++) {
+    const p = row + <usize>b * 34;
+    const s = dotQ8(v128.load(p, 2), v128.load(p, 18), x16 + (<usize>b << 6));
+    tail += <f32>hsumI(s) * fromF16Scalar(<u32>load<u16>(p)) * load<f32>(dx + (<usize>b << 2));
+  }
+  return hsum(acc) + tail;
+}
+
+/** Σ (d·q + m) · x over one Q4_1 row: the m term is m · Σx per block (sx from quantizeX). */
+@inline function rowQ4_1(row: usize, xq: usize, x16: usize, dx: usize, sx: usize, blocks: i32): f32 {
+  const low16 = i32x4.splat(0xffff);
+  let acc = f32x4.splat(0), b = 0;
+  for (; b + 4 <= blocks; b += 4) {
+    const p = row + <usize>b * 20, x8 = xq + (b << 5), xb = x16 + (<usize>b << 6);
+    const s = hsum4(dotQ4(v128.load(p, 4), x8, xb), dotQ4(v128.load(p, 24), x8 + 32, xb + 64),
+                    dotQ4(v128.load(p, 44), x8 + 64, xb + 128), dotQ4(v128.load(p, 64), x8 + 96, xb + 192));
+    let dm = v128.load32_zero(p); // lane i: d | m << 16 of block b + i
+    dm = v128.load32_lane(p, dm, 1, 20); dm = v128.load32_lane(p, dm, 2, 40); dm = v128.load32_lane(p, dm, 3, 60);
+    const d = f32x4.mul(fromF16Lanes(v128.and(dm, low16)), v128.load(dx + (<usize>b << 2)));
+    const m = f32x4.mul(fromF16Lanes(i32x4.shr_u(dm, 16)), v128.load(sx + (<usize>b << 2)));
+    acc = f32x4.add(acc, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s), d), m));
+  }
+  let tail: f32 = 0;
+  for (; b < blocks; b++) {
+    const p = row + <usize>b * 20;
+    const s = dotQ4(v128.load(p, 4), xq + (b << 5), x16 + (<usize>b << 6));
+    tail += <f32>hsumI(s) * fromF16Scalar(<u32>load<u16>(p)) * load<f32>(dx + (<usize>b << 2)) +
+            fromF16Scalar(<u32>load<u16>(p, 2)) * load<f32>(sx + (<usize>b << 2));
+  }
+  return hsum(acc) + tail;
+}
+
+@inline function hsumI(v: v128): i32 {
+  const s = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+}
+
+/** y[N] = W[N × K] · x with Q8_0 rows; xq/dx from quantizeX. */
+export function gemvQ8_0(xq: usize, dx: usize, K: i32, w: usize, N: i32, y: usize): void {
+  const blocks = K >> 5, rowBytes = <usize>blocks * 34, x16 = xq + <usize>K;
+  for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ8_0(w + <usize>n * rowBytes, x16, dx, blocks));
+}
+
+/** y[N] = W[N × K] · x with Q4_1 rows; xq/dx/sx from quantizeX. */
 export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32, y: usize): void {
-  const blocks = K >> 5, rowBytes = <usize>blocks * 20, mask = i8x16.splat(0x0f);
-  let n = 0;
-  for (; n + 2 <= N; n += 2) {
-    const r0 = w + <usize>n * rowBytes, r1 = r0 + rowBytes;
-    let acc0 = f32x4.splat(0), acc1 = acc0, m0: f32 = 0, m1: f32 = 0;
-    for (let b = 0; b < blocks; b++) {
-      const b0 = r0 + <usize>b * 20, b1 = r1 + <usize>b * 20, xb = xq + (b << 5);
-      const q0 = v128.load(b0, 4), q1 = v128.load(b1, 4);
-      const s0 = dot32u4(v128.and(q0, mask), i8x16.shr_u(q0, 4), xb), s1 = dot32u4(v128.and(q1, mask), i8x16.shr_u(q1, 4), xb);
-      const dxb = load<f32>(dx + (<usize>b << 2)), sxb = load<f32>(sx + (<usize>b << 2));
-      acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.splat(fromF16Scalar(<u32>load<u16>(b0)) * dxb)));
-      acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.splat(fromF16Scalar(<u32>load<u16>(b1)) * dxb)));
-      m0 += fromF16Scalar(<u32>load<u16>(b0, 2)) * sxb;
-      m1 += fromF16Scalar(<u32>load<u16>(b1, 2)) * sxb;
-    }
-    store<f32>(y + (<usize>n << 2), hsum(acc0) + m0);
-    store<f32>(y + (<usize>(n + 1) << 2), hsum(acc1) + m1);
-  }
-  for (; n < N; n++) {
-    const row = w + <usize>n * rowBytes;
-    let acc = f32x4.splat(0), mterm: f32 = 0;
-    for (let b = 0; b < blocks; b++) {
-      const blk = row + <usize>b * 20;
-      const q = v128.load(blk, 4);
-      const s = dot32u4(v128.and(q, mask), i8x16.shr_u(q, 4), xq + (b << 5));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(fromF16Scalar(<u32>load<u16>(blk)) * load<f32>(dx + (<usize>b << 2)))));
-      mterm += fromF16Scalar(<u32>load<u16>(blk, 2)) * load<f32>(sx + (<usize>b << 2));
-    }
-    store<f32>(y + (<usize>n << 2), hsum(acc) + mterm);
-  }
+  const blocks = K >> 5, rowBytes = <usize>blocks * 20, x16 = xq + <usize>K;
+  for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ4_1(w + <usize>n * rowBytes, xq, x16, dx, sx, blocks));
 }

@@ -82,7 +82,7 @@ arena.u8(big.q4, Math.ceil(STREAM * 20 / 128)).forEach((_, i, a) => { a[i] = (i 
 for (const [M, K, N] of SHAPES.filter(([m]) => m === 1)) {
   const k = kernels.at(-1) as unknown as Record<string, (...a: number[]) => number>; // relaxed where the runtime has it
   const blocks = K / 32;
-  const x = arena.alloc(4 * K), xq = arena.alloc(K), dx = arena.alloc(4 * blocks), sx = arena.alloc(4 * blocks), y = arena.alloc(4 * N);
+  const x = arena.alloc(4 * K), xq = arena.alloc(3 * K), dx = arena.alloc(4 * blocks), sx = arena.alloc(4 * blocks), y = arena.alloc(4 * N);
   const w = arena.alloc(4 * N * K), w8 = arena.alloc(N * blocks * 34), w4 = arena.alloc(N * blocks * 20);
   arena.f32(x, K).forEach((_, i, a) => { a[i] = Math.sin(i); });
   arena.u8(w8, N * blocks * 34).forEach((_, i, a) => { a[i] = (i * 37) & 0x3f; });

@@ -6,7 +6,7 @@ import { needsCalibration, parseCommMode } from '../calibrate/plan.js';
 import { argmax, kl, logSoftmax } from './metrics.js';
 import { ChoiceItem, ClozeItem } from './tasks.js';
 
-export interface ModeSpec { label: string; mode: string; algorithm: Algorithm; rotate?: number }
+export interface ModeSpec { label: string; mode: string; algorithm: Algorithm; rotate?: number; smooth?: boolean }
 export interface EvalData { windows: number[][]; cloze: ClozeItem[]; choice: { name: string; items: ChoiceItem[] }[] }
 export interface ModeResult {
   label: string; mode: string; algorithm: Algorithm; bitsPerValue: number;
@@ -24,7 +24,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
   const configure = async (m: ModeSpec) => {
     const cm = parseCommMode(m.mode);
     if (needsCalibration(cm) && !sites) throw new Error(`mode ${m.mode} needs a calibration profile`);
-    await engine.setComm(cm.exact ? null : { mode: m.mode, algorithm: m.algorithm, fraction, sites: sites ?? undefined, rotate: m.rotate });
+    await engine.setComm(cm.exact ? null : { mode: m.mode, algorithm: m.algorithm, fraction, sites: sites ?? undefined, rotate: m.rotate, smooth: m.smooth });
   };
   const results: ModeResult[] = [];
   const lp = new Float64Array(V), lq = new Float64Array(V);

@@ -27,6 +27,11 @@ export interface CommConfig {
    * spreads over its block, unlike the exact sum.
    */
   rotate?: number;
+  /**
+   * Probe only (scripts/probe-smooth.ts, all-gather): divide each feature of a shard's partial by its calibrated
+   * range before encoding and multiply it back per shard before the sum (SmoothQuant-style smoothing).
+   */
+  smooth?: boolean;
 }
 
 /** Per site: every shard's partial codec (all-gather); chunk codecs [from shard][chunk] this shard touches (rs-ag). */
@@ -51,6 +56,7 @@ export class Communicator {
   private auto = false; // `auto`: exact or rs-ag per message, by tp/policy.ts
   private chunks: [number, number][];
   private rotate = 0;
+  private smooth: Float32Array[][] | null = null; // [site][shard] per-feature calibrated range (probe)
   /** Identity check (tests): after every all-reduce, compare this shard's sum with shard 0's, bit for bit. */
   verify = false;
   checks = 0;
@@ -72,6 +78,11 @@ export class Communicator {
     this.rotate = cfg?.rotate ?? 0;
     if (this.rotate && (cfg!.algorithm !== 'all-gather' || this.map.hidden % this.rotate || this.rotate & (this.rotate - 1)))
       throw new Error(`rotate ${this.rotate}: needs all-gather and a power-of-two block dividing ${this.map.hidden}`);
+    this.smooth = null;
+    if (cfg?.smooth) {
+      if (cfg.algorithm !== 'all-gather' || !cfg.sites || cfg.rotate) throw new Error('smooth: needs all-gather, a calibration profile and no rotation');
+      this.smooth = cfg.sites.map((sp) => sp.partial.map((r) => r.lo.map((lo, j) => Math.max(Math.abs(lo), Math.abs(r.hi[j]), 1e-6))));
+    }
     this.auto = cfg?.mode.startsWith('auto') ?? false;
     if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
     if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
@@ -136,11 +147,24 @@ export class Communicator {
       hadamardBlocks(new Float32Array(this.bytes.buffer, me.commTmp, n), this.rotate, false);
       partial = me.commTmp;
     }
+    const E = this.map.hidden, sm = this.smooth?.[site];
+    if (sm) {
+      const src = new Float32Array(this.bytes.buffer, partial, n), dst = new Float32Array(this.bytes.buffer, me.commTmp, n), r = sm[this.me];
+      for (let i = 0; i < n; i++) dst[i] = src[i] / r[i % E];
+      partial = me.commTmp;
+    }
     this.bytesSent += codecs[this.me].encode(partial, M, slot(this.me), me.wireCap);
     this.valuesSent += n;
     this.barrier.wait();
     this.bytes.fill(0, me.sum, me.sum + 4 * n);
-    for (let t = 0; t < this.S; t++) codecs[t].decode(slot(t), me.wireCap, me.sum, n, true);
+    if (sm) { // decode each partial on its own, unsmooth it with its shard's ranges, add in shard order
+      const tmp = new Float32Array(this.bytes.buffer, me.commTmp + 4 * n, n), sum = new Float32Array(this.bytes.buffer, me.sum, n);
+      for (let t = 0; t < this.S; t++) {
+        codecs[t].decode(slot(t), me.wireCap, me.commTmp + 4 * n, n, false);
+        const r = sm[t];
+        for (let i = 0; i < n; i++) sum[i] += tmp[i] * r[i % E];
+      }
+    } else for (let t = 0; t < this.S; t++) codecs[t].decode(slot(t), me.wireCap, me.sum, n, true);
     if (this.rotate) hadamardBlocks(new Float32Array(this.bytes.buffer, me.sum, n), this.rotate, true);
     return me.sum;
   }

@@ -23,7 +23,7 @@ export interface ShardMap {
   // activations, M ≤ maxBatch rows each
   h: number; xn: number; q: number; k: number; v: number; att: number; partial: number; sum: number;
   gate: number; up: number; scores: number; logits: number; commTmp: number;
-  xq: number; dxq: number; sxq: number;            // one token's activations as int8 blocks (quantized decode)
+  xq: number; dxq: number; sxq: number;            // one token as int8 blocks, plus an i16 copy (3K bytes; quantized decode)
   wireA: number; wireB: number; wireCap: number;   // communication slots (bytes)
   codecStart: number; codecEnd: number;            // arena region for codec contexts, rebuilt per comm mode
 }
@@ -69,7 +69,7 @@ function layout(a: Arena, cfg: ModelConfig, plans: ShardPlan[], maxBatch: number
       h: f32(M * E), xn: f32(M * E), q: f32(M * Hl * D), k: f32(M * KVl * D), v: f32(M * KVl * D), att: f32(M * Hl * D),
       partial: f32(2 * M * E), sum: f32(M * E), // partial: two buffers, by site parity
       gate: f32(M * Fl), up: f32(M * Fl), scores: f32(cap), logits: f32(M * Vl), commTmp: f32(2 * M * E),
-      xq: a.alloc(maxK), dxq: f32(maxK / 32 + 1), sxq: f32(maxK / 32 + 1),
+      xq: a.alloc(3 * maxK), dxq: f32(maxK / 32 + 1), sxq: f32(maxK / 32 + 1),
       wireA: a.alloc(wireCap), wireB: a.alloc(wireCap), wireCap,
       codecStart: 0, codecEnd: 0,
     };
