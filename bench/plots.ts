@@ -39,7 +39,7 @@ for (const f of ['allreduce-bench.json', 'device/allreduce-bench.json']) {
       series: uniq<string>(rows.map((r: any) => r.mode)).map((m) => ({ name: m, points: rows.filter((r: any) => r.mode === m).map((r: any) => [r.tokens, r.ms] as [number, number]) })) }));
   }
 }
-for (const f of ['scaling-smollm2.json', 'scaling-smollm2-gguf-decode.json', 'device/scaling-smollm2.json', 'device/scaling-smollm2-gguf-decode.json', 'device/scaling-synthetic.json']) {
+for (const f of ['scaling-smollm2.json', 'scaling-smollm2-gguf-decode.json', 'scaling-gemma3.json', 'device/scaling-smollm2.json', 'device/scaling-smollm2-gguf-decode.json', 'device/scaling-synthetic.json']) {
   const d = load(f); if (!d) continue;
   const comms = uniq<string>(d.rows.map((r: any) => r.comm));
   save(f.replace('/', '-').replace('.json', ''), lineChart({ title: `P4/P5 ${d.model}${d.quantizedDecode ? ' (decode from GGUF blocks)' : ''}: tokens/s by TP — ${where(d.machine)}`, xLabel: 'TP degree', yLabel: 'tokens/s (log)', logX: true, logY: true,
