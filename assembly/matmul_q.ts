@@ -1,12 +1,11 @@
-// GEMV on quantized weights kept in their GGUF block formats (decode is memory-bound: 4–5× fewer bytes than f32).
+// GEMV on quantized weights (decode is memory-bound: 4–6× fewer bytes than f32), GGUF's Q8_0 and Q4_1 codes.
 // As llama.cpp does, the activation vector is quantized once per GEMV to int8 blocks of 32 (scale absmax/127),
 // so each weight block costs integer multiply-adds.
-//   Q8_0 block (34 B): f16 d, 32 × i8          w = d · q
-//   Q4_1 block (20 B): f16 d, f16 m, 16 B      w = d · q + m, q ∈ 0…15; byte j holds element j (low) and j+16 (high)
+//   Q8_0: 32 × i8 codes, scale d            w = d · q
+//   Q4_1: 16 code bytes, scale d, min m     w = d · q + m, q ∈ 0…15; byte j holds element j (low) and j+16 (high)
 // Plain SIMD has no 8-bit dot product, but i32x4.dot_i16x8_s is one x86 instruction (pmaddwd): the weight bytes
 // are split into even and odd i16 lanes with 16-bit shifts and masks (native), and the activations are stored
 // once per GEMV as i16, de-interleaved to match. The relaxed build's Q4_1 uses the i8 × i7 dot on the i8 codes.
-import { fromF16Lanes, fromF16Scalar } from './codec_lanes';
 
 /** Slot of element j (0…31) in a block of the i16 activation copy: x[0,2,…,14] x[1,3,…,15] x[16,18,…,30] x[17,…,31]. */
 @inline function slot16(j: i32): i32 { return (j & 16) + ((j & 1) << 3) + ((j & 15) >> 1); }
@@ -64,50 +63,44 @@ export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): vo
   return i32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
-// Both GEMVs walk four blocks at a time: four integer block sums become one i32x4, and the four blocks' f16
-// scales are gathered into one vector and converted together, so the per-block float work is a quarter of
-// a block-at-a-time loop's. Leftover blocks (K/32 not a multiple of 4) take the one-block path.
+// Weights come in bindings/tp/repack.ts's layout, per row of B blocks: the code bytes of all blocks, then their f32
+// scales (d; for Q4_1 then its mins m). Both GEMVs walk four blocks per step: the four integer block sums fold into
+// one i32x4, which meets the four blocks' scales in one vector multiply; leftover blocks (B % 4) go one at a time.
 
-/** Σ (d·q) · x over one Q8_0 row, blocks [0, blocks); x16: the i16 activations. */
-@inline function rowQ8_0(row: usize, x16: usize, dx: usize, blocks: i32): f32 {
+/** Σ (d·q) · x over one Q8_0 row of B blocks; x16: the i16 activations. */
+@inline function rowQ8_0(row: usize, x16: usize, dx: usize, B: i32): f32 {
+  const ds = row + (<usize>B << 5);
   let acc = f32x4.splat(0), b = 0;
-  for (; b + 4 <= blocks; b += 4) {
-    const p = row + <usize>b * 34, xb = x16 + (<usize>b << 6);
-    const s = hsum4(dotQ8(v128.load(p, 2), v128.load(p, 18), xb), dotQ8(v128.load(p, 36), v128.load(p, 52), xb + 64),
-                    dotQ8(v128.load(p, 70), v128.load(p, 86), xb + 128), dotQ8(v128.load(p, 104), v128.load(p, 120), xb + 192));
-    let h = v128.load16_lane(p, i32x4.splat(0), 0);
-    h = v128.load16_lane(p, h, 2, 34); h = v128.load16_lane(p, h, 4, 68); h = v128.load16_lane(p, h, 6, 102);
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(fromF16Lanes(h), v128.load(dx + (<usize>b << 2)))));
+  for (; b + 4 <= B; b += 4) {
+    const p = row + (<usize>b << 5), xb = x16 + (<usize>b << 6);
+    const s = hsum4(dotQ8(v128.load(p), v128.load(p, 16), xb), dotQ8(v128.load(p, 32), v128.load(p, 48), xb + 64),
+                    dotQ8(v128.load(p, 64), v128.load(p, 80), xb + 128), dotQ8(v128.load(p, 96), v128.load(p, 112), xb + 192));
+    const o = <usize>b << 2;
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(ds + o), v128.load(dx + o))));
   }
   let tail: f32 = 0;
-  for (; b < blocks; b++) {
-    const p = row + <usize>b * 34;
-    const s = dotQ8(v128.load(p, 2), v128.load(p, 18), x16 + (<usize>b << 6));
-    tail += <f32>hsumI(s) * fromF16Scalar(<u32>load<u16>(p)) * load<f32>(dx + (<usize>b << 2));
+  for (; b < B; b++) {
+    const p = row + (<usize>b << 5), o = <usize>b << 2;
+    tail += <f32>hsumI(dotQ8(v128.load(p), v128.load(p, 16), x16 + (<usize>b << 6))) * (load<f32>(ds + o) * load<f32>(dx + o));
   }
   return hsum(acc) + tail;
 }
 
-/** Σ (d·q + m) · x over one Q4_1 row: the m term is m · Σx per block (sx from quantizeX). */
-@inline function rowQ4_1(row: usize, xq: usize, x16: usize, dx: usize, sx: usize, blocks: i32): f32 {
-  const low16 = i32x4.splat(0xffff);
+/** Σ (d·q + m) · x over one Q4_1 row of B blocks: the m term is m · Σx per block (sx from quantizeX). */
+@inline function rowQ4_1(row: usize, xq: usize, x16: usize, dx: usize, sx: usize, B: i32): f32 {
+  const ds = row + (<usize>B << 4), ms = ds + (<usize>B << 2);
   let acc = f32x4.splat(0), b = 0;
-  for (; b + 4 <= blocks; b += 4) {
-    const p = row + <usize>b * 20, x8 = xq + (b << 5), xb = x16 + (<usize>b << 6);
-    const s = hsum4(dotQ4(v128.load(p, 4), x8, xb), dotQ4(v128.load(p, 24), x8 + 32, xb + 64),
-                    dotQ4(v128.load(p, 44), x8 + 64, xb + 128), dotQ4(v128.load(p, 64), x8 + 96, xb + 192));
-    let dm = v128.load32_zero(p); // lane i: d | m << 16 of block b + i
-    dm = v128.load32_lane(p, dm, 1, 20); dm = v128.load32_lane(p, dm, 2, 40); dm = v128.load32_lane(p, dm, 3, 60);
-    const d = f32x4.mul(fromF16Lanes(v128.and(dm, low16)), v128.load(dx + (<usize>b << 2)));
-    const m = f32x4.mul(fromF16Lanes(i32x4.shr_u(dm, 16)), v128.load(sx + (<usize>b << 2)));
+  for (; b + 4 <= B; b += 4) {
+    const s = fourQ4(row + (<usize>b << 4), xq + (b << 5), x16 + (<usize>b << 6));
+    const o = <usize>b << 2;
+    const d = f32x4.mul(v128.load(ds + o), v128.load(dx + o)), m = f32x4.mul(v128.load(ms + o), v128.load(sx + o));
     acc = f32x4.add(acc, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s), d), m));
   }
   let tail: f32 = 0;
-  for (; b < blocks; b++) {
-    const p = row + <usize>b * 20;
-    const s = dotQ4(v128.load(p, 4), xq + (b << 5), x16 + (<usize>b << 6));
-    tail += <f32>hsumI(s) * fromF16Scalar(<u32>load<u16>(p)) * load<f32>(dx + (<usize>b << 2)) +
-            fromF16Scalar(<u32>load<u16>(p, 2)) * load<f32>(sx + (<usize>b << 2));
+  for (; b < B; b++) {
+    const o = <usize>b << 2;
+    const s = dotQ4(v128.load(row + (<usize>b << 4)), xq + (b << 5), x16 + (<usize>b << 6));
+    tail += <f32>hsumI(s) * (load<f32>(ds + o) * load<f32>(dx + o)) + load<f32>(ms + o) * load<f32>(sx + o);
   }
   return hsum(acc) + tail;
 }
@@ -117,14 +110,21 @@ export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): vo
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
 }
 
-/** y[N] = W[N × K] · x with Q8_0 rows; xq/dx from quantizeX. */
+/** y[N] = W[N × K] · x with packed Q8_0 rows (36 B per block); xq/dx from quantizeX. */
 export function gemvQ8_0(xq: usize, dx: usize, K: i32, w: usize, N: i32, y: usize): void {
-  const blocks = K >> 5, rowBytes = <usize>blocks * 34, x16 = xq + <usize>K;
+  const blocks = K >> 5, rowBytes = <usize>blocks * 36, x16 = xq + <usize>K;
   for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ8_0(w + <usize>n * rowBytes, x16, dx, blocks));
 }
 
-/** y[N] = W[N × K] · x with Q4_1 rows; xq/dx/sx from quantizeX. */
+/** Four Q4_1 blocks of one row against the activations: the i32x4 of their four integer sums. */
+@inline function fourQ4(p: usize, x8: usize, xb: usize): v128 {
+  return hsum4(dotQ4(v128.load(p), x8, xb), dotQ4(v128.load(p, 16), x8 + 32, xb + 64),
+               dotQ4(v128.load(p, 32), x8 + 64, xb + 128), dotQ4(v128.load(p, 48), x8 + 96, xb + 192));
+}
+
+/** y[N] = W[N × K] · x with packed Q4_1 rows (24 B per block); xq/dx/sx from quantizeX. (Two rows per step, sharing
+ *  the activation loads, measured slower on SmolLM2's shapes on the 16-core machine and was dropped.) */
 export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32, y: usize): void {
-  const blocks = K >> 5, rowBytes = <usize>blocks * 20, x16 = xq + <usize>K;
-  for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ4_1(w + <usize>n * rowBytes, xq, x16, dx, sx, blocks));
+  const B = K >> 5, rowBytes = <usize>B * 24, x16 = xq + <usize>K;
+  for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ4_1(w + <usize>n * rowBytes, xq, x16, dx, sx, B));
 }

@@ -7,6 +7,7 @@ import { matmulModel } from './onnx-matmul.js';
 import { Arena } from '../bindings/arena.js';
 import { hasRelaxedSimd, instantiateKernels, KernelFlavor, loadKernelModule, sharedMemory } from '../bindings/kernels.js';
 import { machine } from './machine.js';
+import { packedBlockBytes, repackRows } from '../bindings/tp/repack.js';
 
 const SHAPES: [number, number, number][] = (process.env.BENCH_SHAPES ?? '1x576x1536,1x1536x576,1x640x2048,1x4096x4096,64x576x1536,64x1536x576,64x640x2048,64x4096x4096')
   .split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
@@ -75,19 +76,25 @@ writeFileSync('docs/results/matmul-bench.json', JSON.stringify({ machine: machin
 interface QRow { shape: string; f32: number; q8: number; q4: number; f32Streamed: number; q8Streamed: number; q4Streamed: number }
 const qrows: QRow[] = [];
 const STREAM = 256 << 20;
-const big = { f32: arena.alloc(STREAM), q8: arena.alloc(Math.ceil(STREAM * 34 / 128)), q4: arena.alloc(Math.ceil(STREAM * 20 / 128)) };
+const big = { f32: arena.alloc(STREAM), q8: arena.alloc(STREAM * 36 / 128), q4: arena.alloc(STREAM * 24 / 128) };
 arena.f32(big.f32, STREAM / 4).forEach((_, i, a) => { a[i] = ((i * 7) % 13) * 1e-3; });
-arena.u8(big.q8, Math.ceil(STREAM * 34 / 128)).forEach((_, i, a) => { a[i] = (i * 37) & 0x3f; });
-arena.u8(big.q4, Math.ceil(STREAM * 20 / 128)).forEach((_, i, a) => { a[i] = (i * 53) & 0x3f; });
+/** rows × B blocks made from a byte pattern in GGUF's format (f16 scales included), in the kernels' layout. */
+const packedPattern = (type: 3 | 8, rows: number, B: number, mul: number): Uint8Array => {
+  const gguf = Uint8Array.from({ length: rows * B * (type === 3 ? 20 : 34) }, (_, i) => (i * mul) & 0x3f);
+  const out = new Uint8Array(rows * B * packedBlockBytes(type));
+  repackRows(type, gguf, rows, B, out);
+  return out;
+};
 for (const [M, K, N] of SHAPES.filter(([m]) => m === 1)) {
   const k = kernels.at(-1) as unknown as Record<string, (...a: number[]) => number>; // relaxed where the runtime has it
   const blocks = K / 32;
   const x = arena.alloc(4 * K), xq = arena.alloc(3 * K), dx = arena.alloc(4 * blocks), sx = arena.alloc(4 * blocks), y = arena.alloc(4 * N);
-  const w = arena.alloc(4 * N * K), w8 = arena.alloc(N * blocks * 34), w4 = arena.alloc(N * blocks * 20);
+  const w = arena.alloc(4 * N * K), w8 = arena.alloc(N * blocks * 36), w4 = arena.alloc(N * blocks * 24);
   arena.f32(x, K).forEach((_, i, a) => { a[i] = Math.sin(i); });
-  arena.u8(w8, N * blocks * 34).forEach((_, i, a) => { a[i] = (i * 37) & 0x3f; });
-  arena.u8(w4, N * blocks * 20).forEach((_, i, a) => { a[i] = (i * 53) & 0x3f; });
+  const p8 = packedPattern(8, N, blocks, 37), p4 = packedPattern(3, N, blocks, 53);
+  arena.u8(w8, p8.length).set(p8); arena.u8(w4, p4.length).set(p4);
   const copies = Math.max(1, Math.floor(STREAM / (4 * N * K)));
+  for (let c = 0; c < copies; c++) { arena.u8(big.q8 + c * p8.length, p8.length).set(p8); arena.u8(big.q4 + c * p4.length, p4.length).set(p4); }
   let c = 0;
   const next = () => (c = (c + 1) % copies);
   // Guard: every flavor's quantized GEMV gives the same bits (integer block sums are exact; the float steps are
@@ -102,8 +109,8 @@ for (const [M, K, N] of SHAPES.filter(([m]) => m === 1)) {
     .add('q8_0', () => { k.quantizeX(x, K, xq, dx, sx); k.gemvQ8_0(xq, dx, K, w8, N, y); })
     .add('q4_1', () => { k.quantizeX(x, K, xq, dx, sx); k.gemvQ4_1(xq, dx, sx, K, w4, N, y); })
     .add('f32 streamed', () => k.matmul(x, M, K, big.f32 + next() * 4 * N * K, N, y))
-    .add('q8_0 streamed', () => { k.quantizeX(x, K, xq, dx, sx); k.gemvQ8_0(xq, dx, K, big.q8 + next() * N * blocks * 34, N, y); })
-    .add('q4_1 streamed', () => { k.quantizeX(x, K, xq, dx, sx); k.gemvQ4_1(xq, dx, sx, K, big.q4 + next() * N * blocks * 20, N, y); });
+    .add('q8_0 streamed', () => { k.quantizeX(x, K, xq, dx, sx); k.gemvQ8_0(xq, dx, K, big.q8 + next() * N * blocks * 36, N, y); })
+    .add('q4_1 streamed', () => { k.quantizeX(x, K, xq, dx, sx); k.gemvQ4_1(xq, dx, sx, K, big.q4 + next() * N * blocks * 24, N, y); });
   await bench.run();
   const ms = (t: string) => (bench.getTask(t)!.result as unknown as { latency: { mean: number } }).latency.mean;
   qrows.push({ shape: `${M}x${K}x${N}`, f32: ms('f32'), q8: ms('q8_0'), q4: ms('q4_1'), f32Streamed: ms('f32 streamed'), q8Streamed: ms('q8_0 streamed'), q4Streamed: ms('q4_1 streamed') });

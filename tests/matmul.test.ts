@@ -1,6 +1,6 @@
 // Matmul kernels against scalar references: f32 GEMM/GEMV (both builds where the runtime runs them) within float
 // tolerance, and the quantized-weight GEMVs (Q8_0, Q4_1 blocks; int8-quantized activations) against the same
-// arithmetic done in doubles from our dequantizer.
+// arithmetic done in doubles from our dequantizer (the kernels read the blocks as bindings/tp/repack.ts lays them out).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRig } from './helpers.js';
@@ -8,6 +8,7 @@ import { dequantize } from '../bindings/gguf/dequant.js';
 import { f16Nearest, f32FromF16 } from '../bindings/codec/numerics.js';
 import { Rng } from '../bindings/util/rng.js';
 import { hasRelaxedSimd } from '../bindings/kernels.js';
+import { packedBlockBytes, repackRows } from '../bindings/tp/repack.js';
 
 const rng = new Rng(3);
 type K = Record<string, (...a: number[]) => number>;
@@ -52,8 +53,8 @@ for (const flavor of hasRelaxedSimd() ? ['simd', 'relaxed'] as const : ['simd'] 
     }
     dv.setUint16(1 * bytesPer, 0x0003, true); // a subnormal f16 scale and a zero one, in a 4-block step
     dv.setUint16(2 * bytesPer, 0x0000, true);
-    const wp = arena.alloc(w.length);
-    arena.u8(wp, w.length).set(w);
+    const packed = N * blocks * packedBlockBytes(type), wp = arena.alloc(packed);
+    repackRows(type, w, N, blocks, arena.u8(wp, packed));
     if (type === 8) k.gemvQ8_0(xq, dx, Kd, wp, N, y); else k.gemvQ4_1(xq, dx, sx, Kd, wp, N, y);
     const deq = new Float32Array(N * Kd);
     dequantize(type, w, N * Kd, deq);
@@ -80,3 +81,24 @@ for (const flavor of hasRelaxedSimd() ? ['simd', 'relaxed'] as const : ['simd'] 
   }
 });
 
+
+test('repack: GGUF Q4_1 / Q8_0 rows → their code bytes, then f32 scales (and mins); short input is an error', () => {
+  const rng = new Rng(23);
+  for (const [type, gb, head] of [[3, 20, 4], [8, 34, 2]] as const) {
+    const rows = 2, B = 3, src = Uint8Array.from({ length: rows * B * gb }, () => Math.floor(rng.next() * 256));
+    const dst = new Uint8Array(rows * B * packedBlockBytes(type)), dv = new DataView(dst.buffer), sv = new DataView(src.buffer);
+    repackRows(type, src, rows, B, dst);
+    const codes = gb - head, rowBytes = B * packedBlockBytes(type);
+    for (let r = 0; r < rows; r++) for (let b = 0; b < B; b++) {
+      const s = (r * B + b) * gb;
+      assert.deepEqual(dst.subarray(r * rowBytes + b * codes, r * rowBytes + (b + 1) * codes), src.subarray(s + head, s + gb));
+      const d = dv.getFloat32(r * rowBytes + B * codes + 4 * b, true), want = f32FromF16(sv.getUint16(s, true));
+      assert.ok(Object.is(d, want) || (Number.isNaN(d) && Number.isNaN(want)), `type ${type} d [${r},${b}]`);
+      if (type === 3) {
+        const m = dv.getFloat32(r * rowBytes + B * codes + 4 * (B + b), true), wm = f32FromF16(sv.getUint16(s + 2, true));
+        assert.ok(Object.is(m, wm) || (Number.isNaN(m) && Number.isNaN(wm)), `m [${r},${b}]`);
+      }
+    }
+    assert.throws(() => repackRows(type, src.subarray(1), rows, B, dst), /fewer than/);
+  }
+});

@@ -2,7 +2,8 @@
 import { Gguf, GgufError, tensorBytes } from '../gguf/reader.js';
 import { dequantize } from '../gguf/dequant.js';
 import { ModelConfig } from '../model/config.js';
-import { blockBytes, fillRope, MatrixName, MemoryMap, TENSOR_OF } from './memory.js';
+import { fillRope, MatrixName, MemoryMap, TENSOR_OF } from './memory.js';
+import { ggufBlockBytes, packedBlockBytes, repackRows } from './repack.js';
 
 type Progress = (done: number, total: number) => void;
 
@@ -26,16 +27,20 @@ export function loadWeights(g: Gguf, cfg: ModelConfig, map: MemoryMap, memory: W
     const out = view(dst, N * (k1 - k0));
     for (let n = 0; n < N; n++) out.set(src.subarray(n * K + k0, n * K + k1), n * (k1 - k0));
   };
-  // Quantized copies for decode: the same rows or columns, as raw GGUF blocks of 32 along K.
+  // Quantized copies for decode: the same rows or columns of the GGUF blocks (32 along K), repacked (tp/repack.ts).
   const blocks = (l: number, m: MatrixName, K: number, part: (s: number) => [number, number], byColumns: boolean) => {
     map.shards.forEach((sh, s) => {
       const qm = sh.layers[l].quant[m];
       if (!qm) return;
-      const src = tensorBytes(g, `blk.${l}.${TENSOR_OF[m]}.weight`), bb = blockBytes(qm.type), rowBytes = (K / 32) * bb;
-      const dst = new Uint8Array(buf), [a, b] = part(s);
-      if (!byColumns) { dst.set(src.subarray(a * rowBytes, b * rowBytes), qm.ptr); return; }
-      const N = src.length / rowBytes, w = ((b - a) / 32) * bb;
-      for (let n = 0; n < N; n++) dst.set(src.subarray(n * rowBytes + (a / 32) * bb, n * rowBytes + (b / 32) * bb), qm.ptr + n * w);
+      const src = tensorBytes(g, `blk.${l}.${TENSOR_OF[m]}.weight`), bb = ggufBlockBytes(qm.type), rowBytes = (K / 32) * bb;
+      const [a, b] = part(s), N = src.length / rowBytes;
+      let slice: Uint8Array, rows: number, B: number;
+      if (!byColumns) { slice = src.subarray(a * rowBytes, b * rowBytes); rows = b - a; B = K / 32; }
+      else {
+        B = (b - a) / 32; rows = N; slice = new Uint8Array(N * B * bb);
+        for (let n = 0; n < N; n++) slice.set(src.subarray(n * rowBytes + (a / 32) * bb, n * rowBytes + (b / 32) * bb), n * B * bb);
+      }
+      repackRows(qm.type, slice, rows, B, new Uint8Array(buf, qm.ptr, rows * B * packedBlockBytes(qm.type)));
     });
   };
   const all = (name: string, n: number, ptrOf: (s: number) => number) => {

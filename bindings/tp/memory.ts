@@ -3,12 +3,12 @@
 import { Arena, CACHE_LINE } from '../arena.js';
 import { ModelConfig } from '../model/config.js';
 import { ShardPlan } from './plan.js';
+import { packedBlockBytes, QuantType } from './repack.js';
 
-/** A weight matrix also kept in its GGUF blocks for single-token decode: 3 = Q4_1 (20 B / 32), 8 = Q8_0 (34 B / 32). */
-export interface QuantMatrix { ptr: number; type: 3 | 8 }
+/** A weight matrix also kept quantized for single-token decode: 3 = Q4_1, 8 = Q8_0, in tp/repack.ts's layout. */
+export interface QuantMatrix { ptr: number; type: QuantType }
 export type MatrixName = 'wq' | 'wk' | 'wv' | 'wo' | 'wGate' | 'wUp' | 'wDown';
 export const TENSOR_OF: Record<MatrixName, string> = { wq: 'attn_q', wk: 'attn_k', wv: 'attn_v', wo: 'attn_output', wGate: 'ffn_gate', wUp: 'ffn_up', wDown: 'ffn_down' };
-export const blockBytes = (type: 3 | 8): number => (type === 3 ? 20 : 34);
 /** GGUF block type of a layer's matrix to keep for decode (3 or 8), or 0 for none. */
 export type QuantTypes = (layer: number, m: MatrixName) => number;
 
@@ -49,7 +49,7 @@ function layout(a: Arena, cfg: ModelConfig, plans: ShardPlan[], maxBatch: number
     const q = (l: number, m: MatrixName, N: number, K: number, k0 = 0): QuantMatrix | undefined => {
       const type = quantTypes?.(l, m) ?? 0;
       if ((type !== 3 && type !== 8) || K % 32 || k0 % 32) return undefined;
-      return { ptr: a.alloc(N * (K / 32) * blockBytes(type)), type };
+      return { ptr: a.alloc(N * (K / 32) * packedBlockBytes(type)), type };
     };
     const layers = Array.from({ length: L }, (_, l): LayerMap => ({
       attnNorm: f32(E), wq: f32(Hl * D * E), wk: f32(KVl * D * E), wv: f32(KVl * D * E), wo: f32(E * Hl * D),
