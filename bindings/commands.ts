@@ -77,6 +77,8 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
     const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
     const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say) : null;
     const sites = profile?.sites ?? null;
+    const profileSha256 = profile ? (await import('node:crypto')).createHash('sha256').update(await (await import('node:fs/promises')).readFile(profile.path)).digest('hex') : undefined;
+    const usesProfile = (r: ModeResult) => needsCalibration(parseCommMode(r.mode));
     const corpus = await loadCorpus();
     const enc = (t: string) => engine.encode(t, false);
     const choice = o.choice ? [{ name: 'choice', items: choiceItems(corpus.evaluation, o.choice, o.seed + 2) }] : [];
@@ -92,16 +94,21 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
     if (o.resume) {
       const prev = await fs.readFile(o.out, 'utf8').then((t) => JSON.parse(t) as RunReport, () => null);
       if (prev && JSON.stringify(prev.items) === JSON.stringify(items) && prev.model === o.model && prev.tp === o.tp) {
-        done = prev.results.filter((r) => specs.some((s) => s.label === r.label));
+        const same = prev.results.filter((r) => specs.some((s) => s.label === r.label));
+        done = same.filter((r) => !usesProfile(r) || r.profileSha256 === profileSha256); // calibrated modes only with this profile
         spent = prev.seconds;
-        o.say(`resuming: ${done.length} of ${specs.length} modes already in ${o.out}\n`);
+        o.say(`resuming: ${done.length} of ${specs.length} modes already in ${o.out}` +
+          (same.length > done.length ? ` (${same.length - done.length} made with another calibration profile run again)` : '') + '\n');
       }
     }
     const report: RunReport = { model: o.model, tp: o.tp, algorithm: o.algorithm, profile: profile?.path ?? null, items, seconds: spent, results: done };
     await fs.mkdir(o.out.replace(/\/[^/]*$/, '') || '.', { recursive: true });
     const save = async () => { report.seconds = spent + (Date.now() - t0) / 1000; scoreAgainstExact(report.results); await fs.writeFile(o.out, JSON.stringify(report, null, 1)); };
     const todo = specs.filter((s) => !done.some((r) => r.label === s.label));
-    await evaluate(engine, todo, data, sites, o.fraction, (m) => o.say(`eval ${o.model} TP ${o.tp}: ${m}`), async (r) => { report.results.push(r); await save(); });
+    await evaluate(engine, todo, data, sites, o.fraction, (m) => o.say(`eval ${o.model} TP ${o.tp}: ${m}`), async (r) => {
+      if (usesProfile(r)) r.profileSha256 = profileSha256;
+      report.results.push(r); await save();
+    });
     report.results.sort((a, b) => specs.findIndex((s) => s.label === a.label) - specs.findIndex((s) => s.label === b.label));
     await save();
     return report;
@@ -119,6 +126,8 @@ export function mergeReports(parts: RunReport[], order: string[] = PAPER_MODES):
   const key = (r: RunReport) => JSON.stringify([r.model, r.tp, r.items]);
   const bad = parts.find((p) => key(p) !== key(parts[0]));
   if (bad) throw new Error(`cannot merge runs of different models, TP degrees or items: ${key(parts[0])} vs ${key(bad)}`);
+  const profiles = new Set(parts.flatMap((p) => p.results.map((r) => r.profileSha256).filter((h) => h !== undefined)));
+  if (profiles.size > 1) throw new Error(`cannot merge runs made with different calibration profiles (${[...profiles].map((h) => h!.slice(0, 12)).join(', ')})`);
   const results = new Map<string, ModeResult>();
   for (const p of parts) for (const r of p.results) results.set(r.label, r);
   const rank = (label: string) => { const i = order.indexOf(label.replace(/ \((all-gather|rs-ag)\)$/, (_, a) => `@${a}`)); return i < 0 ? order.length : i; };

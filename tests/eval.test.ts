@@ -79,6 +79,24 @@ test('calibrate → profile → evaluate, end to end; a profile for another TP d
   const report = { model: 'smollm2', tp: 2, algorithm: 'all-gather', profile: null, items: {}, seconds: 1, results: res };
   assert.match(markdownTable([report]), /\| smollm2 \| 2 \| paper \| all-gather \| 4\.\d\d \|/);
   assert.match(svgPlot([report]), /^<svg[\s\S]*<circle[\s\S]*<\/svg>\n$/);
+
+  // Resume keeps finished modes only when they were made with the same calibration profile.
+  const { runEval } = await import('../bindings/commands.js');
+  const p1 = `${dir}/p1.json`, p2 = `${dir}/p2.json`, out = `${dir}/eval.json`;
+  writeFileSync(p1, JSON.stringify(profile));
+  writeFileSync(p2, JSON.stringify({ ...profile, calibration: { ...profile.calibration, source: 'another copy' } }));
+  const said: string[] = [];
+  const opts = { model: 'smollm2', tp: 2, modes: ['exact', 'outlier-int4-static'], algorithm: 'all-gather' as const, fraction: 1 / 64,
+    windows: 1, windowTokens: 32, cloze: 1, choice: 1, jsonl: [], seed: 5, out, say: (m: string) => said.push(m), resume: true };
+  const first = await runEval({ ...opts, profile: p1 });
+  assert.equal(first.results[1].profileSha256?.length, 64);
+  assert.equal(first.results[0].profileSha256, undefined, 'exact uses no profile');
+  const again = await runEval({ ...opts, profile: p1 });
+  assert.ok(said.some((m) => /resuming: 2 of 2 modes/.test(m)), 'same profile: nothing to redo');
+  assert.deepEqual(again.results, first.results);
+  const other = await runEval({ ...opts, profile: p2 });
+  assert.ok(said.some((m) => /resuming: 1 of 2 modes .*1 made with another calibration profile/.test(m)), said.join('|'));
+  assert.notEqual(other.results[1].profileSha256, first.results[1].profileSha256);
 });
 
 test('parts of a run evaluated in parallel processes join into one report; parts of different runs do not', async () => {
@@ -90,4 +108,7 @@ test('parts of a run evaluated in parallel processes join into one report; parts
   assert.equal(merged.seconds, 12);
   assert.ok(Math.abs(merged.results[1].scorePct! - 75) < 1e-9, 'score against the exact part');
   assert.throws(() => mergeReports([run([], 1, 3), run([], 1, 2)]), /different models, TP degrees or items/);
+  const withProfile = (h: string) => ({ ...mode('outlier-int4-static', 'outlier-int4-static', 0.3), profileSha256: h });
+  assert.equal(mergeReports([run([withProfile('aa')], 1), run([mode('exact', 'exact', 0.4)], 1)]).results.length, 2, 'exact needs no profile');
+  assert.throws(() => mergeReports([run([withProfile('aa')], 1), run([{ ...withProfile('bb'), label: 'int4-static', mode: 'int4-static' }], 1)]), /different calibration profiles/);
 });

@@ -11,6 +11,8 @@ export interface EvalData { windows: number[][]; cloze: ClozeItem[]; choice: { n
 export interface ModeResult {
   label: string; mode: string; algorithm: Algorithm; bitsPerValue: number;
   ppl: number; meanKL: number; top1: number; tasks: Record<string, number>; scorePct?: number;
+  /** SHA-256 of the calibration profile the mode used (calibrated modes only), so runs with other profiles never mix. */
+  profileSha256?: string;
 }
 type Progress = (msg: string) => void;
 
