@@ -7,7 +7,7 @@ import { matmulModel } from './onnx-matmul.js';
 import { Arena } from '../bindings/arena.js';
 import { hasRelaxedSimd, instantiateKernels, KernelFlavor, loadKernelModule, sharedMemory } from '../bindings/kernels.js';
 import { machine } from './machine.js';
-import { packedBlockBytes, repackRows } from '../bindings/tp/repack.js';
+import { ggufBlockBytes, packedBlockBytes, repackRows } from '../bindings/tp/repack.js';
 
 const SHAPES: [number, number, number][] = (process.env.BENCH_SHAPES ?? '1x576x1536,1x1536x576,1x640x2048,1x4096x4096,64x576x1536,64x1536x576,64x640x2048,64x4096x4096')
   .split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
@@ -80,7 +80,7 @@ const big = { f32: arena.alloc(STREAM), q8: arena.alloc(STREAM * 36 / 128), q4: 
 arena.f32(big.f32, STREAM / 4).forEach((_, i, a) => { a[i] = ((i * 7) % 13) * 1e-3; });
 /** rows × B blocks made from a byte pattern in GGUF's format (f16 scales included), in the kernels' layout. */
 const packedPattern = (type: 3 | 8, rows: number, B: number, mul: number): Uint8Array => {
-  const gguf = Uint8Array.from({ length: rows * B * (type === 3 ? 20 : 34) }, (_, i) => (i * mul) & 0x3f);
+  const gguf = Uint8Array.from({ length: rows * B * ggufBlockBytes(type) }, (_, i) => (i * mul) & 0x3f);
   const out = new Uint8Array(rows * B * packedBlockBytes(type));
   repackRows(type, gguf, rows, B, out);
   return out;

@@ -45,21 +45,23 @@ const withBos = (engine: Engine, ws: number[][]): number[][] => (engine.tok.addB
  * The profile for this engine: `explicit` if given, else the cached default, calibrated first (once, 32 × 128
  * tokens) when missing. Either way it is checked against the model and TP degree.
  */
-export async function ensureProfile(engine: Engine, model: string, fraction: number, explicit: string | undefined, say: (m: string) => void): Promise<{ sites: ReturnType<typeof profileSites>; path: string }> {
+export async function ensureProfile(engine: Engine, model: string, fraction: number, explicit: string | undefined, say: (m: string) => void): Promise<{ sites: ReturnType<typeof profileSites>; path: string; sha256: string }> {
   const path = explicit ?? defaultProfilePath(model, engine.tp);
   const fs = await import('node:fs/promises');
   if (!explicit && !(await fs.access(path).then(() => true, () => false))) {
     say(`no calibration profile at ${path}: calibrating first (once)\n`);
     await runCalibration(engine, { sequences: 32, tokens: 128, fraction, out: path, say });
   }
-  return { sites: await loadProfileFor(engine, path), path };
+  return { ...(await loadProfileFor(engine, path)), path };
 }
 
-export async function loadProfileFor(engine: Engine, path: string): Promise<ReturnType<typeof profileSites>> {
+/** The profile at `path`, checked against this engine's model and TP degree, and the SHA-256 of its text. */
+export async function loadProfileFor(engine: Engine, path: string): Promise<{ sites: ReturnType<typeof profileSites>; sha256: string }> {
   const fs = await import('node:fs/promises');
-  let p: Profile;
-  try { p = JSON.parse(await fs.readFile(path, 'utf8')); } catch (e) { throw new Error(`cannot read calibration profile ${path}: ${(e as Error).message}`); }
-  return profileSites(p, { sha256: await engine.modelHash(), tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden });
+  let text: string, p: Profile;
+  try { text = await fs.readFile(path, 'utf8'); p = JSON.parse(text); } catch (e) { throw new Error(`cannot read calibration profile ${path}: ${(e as Error).message}`); }
+  const sha256 = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
+  return { sites: profileSites(p, { sha256: await engine.modelHash(), tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden }), sha256 };
 }
 
 export interface EvalOptions {
@@ -77,7 +79,7 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
     const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
     const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say) : null;
     const sites = profile?.sites ?? null;
-    const profileSha256 = profile ? (await import('node:crypto')).createHash('sha256').update(await (await import('node:fs/promises')).readFile(profile.path)).digest('hex') : undefined;
+    const profileSha256 = profile?.sha256;
     const usesProfile = (r: ModeResult) => needsCalibration(parseCommMode(r.mode));
     const corpus = await loadCorpus();
     const enc = (t: string) => engine.encode(t, false);

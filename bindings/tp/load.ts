@@ -33,14 +33,12 @@ export function loadWeights(g: Gguf, cfg: ModelConfig, map: MemoryMap, memory: W
       const qm = sh.layers[l].quant[m];
       if (!qm) return;
       const src = tensorBytes(g, `blk.${l}.${TENSOR_OF[m]}.weight`), bb = ggufBlockBytes(qm.type), rowBytes = (K / 32) * bb;
-      const [a, b] = part(s), N = src.length / rowBytes;
-      let slice: Uint8Array, rows: number, B: number;
-      if (!byColumns) { slice = src.subarray(a * rowBytes, b * rowBytes); rows = b - a; B = K / 32; }
-      else {
-        B = (b - a) / 32; rows = N; slice = new Uint8Array(N * B * bb);
-        for (let n = 0; n < N; n++) slice.set(src.subarray(n * rowBytes + (a / 32) * bb, n * rowBytes + (b / 32) * bb), n * B * bb);
-      }
-      repackRows(qm.type, slice, rows, B, new Uint8Array(buf, qm.ptr, rows * B * packedBlockBytes(qm.type)));
+      const [a, b] = part(s), pb = packedBlockBytes(qm.type);
+      if (!byColumns) { repackRows(qm.type, src.subarray(a * rowBytes, b * rowBytes), b - a, K / 32, new Uint8Array(buf, qm.ptr, (b - a) * (K / 32) * pb)); return; }
+      // the packed layout is per row, so each row's column slice is repacked on its own
+      const N = src.length / rowBytes, B = (b - a) / 32;
+      for (let n = 0; n < N; n++)
+        repackRows(qm.type, src.subarray(n * rowBytes + (a / 32) * bb, n * rowBytes + (b / 32) * bb), 1, B, new Uint8Array(buf, qm.ptr + n * B * pb, B * pb));
     });
   };
   const all = (name: string, n: number, ptrOf: (s: number) => number) => {

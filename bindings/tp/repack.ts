@@ -13,14 +13,14 @@ export const packedBlockBytes = (type: QuantType): number => (type === 3 ? 24 : 
 
 /** rows × B GGUF blocks (row-major, contiguous) → the packed layout above, written to `dst` (rows × B × packed bytes). */
 export function repackRows(type: QuantType, src: Uint8Array, rows: number, B: number, dst: Uint8Array): void {
-  const gb = ggufBlockBytes(type), pb = packedBlockBytes(type), codes = gb - (type === 3 ? 4 : 2);
+  const gb = ggufBlockBytes(type), pb = packedBlockBytes(type), head = type === 3 ? 4 : 2, codes = gb - head; // head: f16 d [, f16 m]
   if (src.length < rows * B * gb) throw new Error(`repack: ${src.length} bytes hold fewer than ${rows} × ${B} blocks`);
   if (dst.length < rows * B * pb) throw new Error(`repack: destination holds fewer than ${rows} × ${B} packed blocks`);
   const sv = new DataView(src.buffer, src.byteOffset, src.byteLength), dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
   for (let r = 0; r < rows; r++) {
     const s0 = r * B * gb, d0 = r * B * pb, scales = d0 + B * codes;
     for (let b = 0; b < B; b++) {
-      const s = s0 + b * gb, head = gb - codes;
+      const s = s0 + b * gb;
       dst.set(src.subarray(s + head, s + gb), d0 + b * codes);
       dv.setFloat32(scales + 4 * b, f32FromF16(sv.getUint16(s, true)), true);
       if (type === 3) dv.setFloat32(scales + 4 * (B + b), f32FromF16(sv.getUint16(s + 2, true)), true);
