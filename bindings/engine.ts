@@ -72,6 +72,8 @@ export class Engine {
   }
 
   get position(): number { return this.pos; }
+  /** Tokens the KV cache holds (the context this engine was loaded with). */
+  get context(): number { return this.map.cap; }
   reset(): void { this.pos = 0; }
   /** Rewind to `pos` (the cache beyond it is overwritten by what comes next). */
   truncate(pos: number): void { if (pos < 0 || pos > this.pos) throw new Error(`cannot rewind to ${pos}`); this.pos = pos; }

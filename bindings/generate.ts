@@ -59,7 +59,7 @@ export async function generate(engine: Engine, prompt: string, opts: GenerateOpt
     ids.push(next);
     const text = engine.tok.tokenizer.decode(ids);
     if (opts.onText && !text.endsWith('\uFFFD')) { opts.onText(text.slice(printed.length)); printed = text; }
-    if (i === maxTokens - 1 || engine.position + 1 > engine.map.cap) break;
+    if (i === maxTokens - 1 || engine.position + 1 > engine.context) break;
     out = await engine.forward([next]);
     bytes += out.bytesSent; values += out.valuesSent;
   }
