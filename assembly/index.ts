@@ -7,4 +7,6 @@ export { scratchBytes } from './codec_layout';
 export function heapBase(): usize { return __heap_base; }
 export { matmul } from './matmul';
 export { rmsnorm, rope, attention, siluMul, geluMul, add, scale } from './layers';
-export { quantizeX, gemvQ8_0, gemvQ4_1 } from './matmul_q';
+export { quantizeX, gemvQ8_0, gemvQ4_1, gemvQ } from './matmul_q';
+export { dequantRows } from './dequant';
+export { matmulQ } from './matmul_qgemm';

@@ -13,8 +13,18 @@
 
 /** K must be a multiple of 4 (hidden sizes here are multiples of 64); N and M are free. */
 export function matmul(x: usize, M: i32, K: i32, w: usize, N: i32, y: usize): void {
+  matmulStrided(x, M, K, w, N, y, N);
+}
+
+/**
+ * matmul writing y with row stride yStride (≥ N) floats: matmulQ runs it on a panel of N dequantized rows and
+ * writes columns [n, n + N) of a wider y. Which blocking path an output takes depends only on its row's position
+ * within groups of 8 (M = 1) or 4 (M ≥ 2) and the token's parity, so panels starting at multiples of 8 give the
+ * same bits as one call over the whole matrix.
+ */
+export function matmulStrided(x: usize, M: i32, K: i32, w: usize, N: i32, y: usize, yStride: i32): void {
   if (M == 1) { gemv(x, K, w, N, y); return; }
-  const rowBytes = <usize>K << 2, yRow = <usize>N << 2;
+  const rowBytes = <usize>K << 2, yRow = <usize>yStride << 2;
   // Output rows outer, tokens inner: the 4 weight rows stay in L1/L2 while every token pair streams past them.
   let n = 0;
   for (; n + 4 <= N; n += 4) {

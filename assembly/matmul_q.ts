@@ -128,3 +128,71 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
   const B = K >> 5, rowBytes = <usize>B * 24, x16 = xq + <usize>K;
   for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ4_1(w + <usize>n * rowBytes, xq, x16, dx, sx, B));
 }
+
+// ---- gemvQ: the packed formats of dequant.ts / bindings/tp/repack.ts (fmt 4, 8, 6) ----
+// fmt 4 is gemvQ4_1's layout. fmt 8 is the Q8_0 GEMV on [codes][d][m] plus the m term (m · Σx per block, as Q4_1;
+// m = −0 for symmetric sources adds nothing). fmt 6 dots each 16-value half separately: in the slot16 layout the
+// first two 16-byte loads of a block's activations are elements 0–15 and the last two 16–31, so half h of the
+// codes meets exactly loads 2h, 2h + 1. All integer block sums are exact and the float steps are plain mul/add in
+// both builds, so the simd and relaxed builds give the same bits (fmt 4's relaxed i8 × i7 dot is exact too).
+
+/** Σ over 16 i8 codes (elements 16h … 16h + 15 of a block) × their i16 activations at x16 (2 loads), as i32 lanes. */
+@inline function dotHalf(w: v128, x16: usize): v128 {
+  const e = i16x8.shr_s(i16x8.shl(w, 8), 8), o = i16x8.shr_s(w, 8);
+  return i32x4.add(i32x4.dot_i16x8_s(e, v128.load(x16)), i32x4.dot_i16x8_s(o, v128.load(x16, 16)));
+}
+
+/** Σ (d·q + m) · x over one fmt 8 row of B blocks. */
+@inline function rowQ8m(row: usize, x16: usize, dx: usize, sx: usize, B: i32): f32 {
+  const ds = row + (<usize>B << 5), ms = ds + (<usize>B << 2);
+  let acc = f32x4.splat(0), b = 0;
+  for (; b + 4 <= B; b += 4) {
+    const p = row + (<usize>b << 5), xb = x16 + (<usize>b << 6);
+    const s = hsum4(dotQ8(v128.load(p), v128.load(p, 16), xb), dotQ8(v128.load(p, 32), v128.load(p, 48), xb + 64),
+                    dotQ8(v128.load(p, 64), v128.load(p, 80), xb + 128), dotQ8(v128.load(p, 96), v128.load(p, 112), xb + 192));
+    const o = <usize>b << 2;
+    const d = f32x4.mul(v128.load(ds + o), v128.load(dx + o)), m = f32x4.mul(v128.load(ms + o), v128.load(sx + o));
+    acc = f32x4.add(acc, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s), d), m));
+  }
+  let tail: f32 = 0;
+  for (; b < B; b++) {
+    const p = row + (<usize>b << 5), o = <usize>b << 2;
+    const s = hsumI(dotQ8(v128.load(p), v128.load(p, 16), x16 + (<usize>b << 6)));
+    tail += <f32>s * (load<f32>(ds + o) * load<f32>(dx + o)) + load<f32>(ms + o) * load<f32>(sx + o);
+  }
+  return hsum(acc) + tail;
+}
+
+/** Σ d_h · q · x over one fmt 6 row: per step of four blocks, the eight half sums fold into two i32x4
+ *  (block b half 0, b half 1, b+1 half 0, b+1 half 1), matching the scale order d[2b + h]. */
+@inline function rowQ6(row: usize, x16: usize, dx: usize, B: i32): f32 {
+  const ds = row + (<usize>B << 5);
+  let acc = f32x4.splat(0), b = 0;
+  for (; b + 4 <= B; b += 4) {
+    const p = row + (<usize>b << 5), xb = x16 + (<usize>b << 6);
+    const s01 = hsum4(dotHalf(v128.load(p), xb), dotHalf(v128.load(p, 16), xb + 32),
+                      dotHalf(v128.load(p, 32), xb + 64), dotHalf(v128.load(p, 48), xb + 96));
+    const s23 = hsum4(dotHalf(v128.load(p, 64), xb + 128), dotHalf(v128.load(p, 80), xb + 160),
+                      dotHalf(v128.load(p, 96), xb + 192), dotHalf(v128.load(p, 112), xb + 224));
+    const dxv = v128.load(dx + (<usize>b << 2)), d = ds + (<usize>b << 3);
+    const d01 = f32x4.mul(v128.load(d), i32x4.shuffle(dxv, dxv, 0, 0, 1, 1));
+    const d23 = f32x4.mul(v128.load(d, 16), i32x4.shuffle(dxv, dxv, 2, 2, 3, 3));
+    acc = f32x4.add(acc, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s01), d01), f32x4.mul(f32x4.convert_i32x4_s(s23), d23)));
+  }
+  let tail: f32 = 0;
+  for (; b < B; b++) {
+    const p = row + (<usize>b << 5), xb = x16 + (<usize>b << 6), d = ds + (<usize>b << 3), e = load<f32>(dx + (<usize>b << 2));
+    tail += <f32>hsumI(dotHalf(v128.load(p), xb)) * (load<f32>(d) * e) + <f32>hsumI(dotHalf(v128.load(p, 16), xb + 32)) * (load<f32>(d, 4) * e);
+  }
+  return hsum(acc) + tail;
+}
+
+/** y[N] = W[N × K] · x on packed rows of fmt 4, 8 or 6; xq/dx/sx from quantizeX. K % 32 == 0. */
+export function gemvQ(fmt: i32, xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32, y: usize): void {
+  const B = K >> 5, x16 = xq + <usize>K;
+  if (fmt == 4) { gemvQ4_1(xq, dx, sx, K, w, N, y); return; }
+  const rowBytes = <usize>B * 40;
+  if (fmt == 8) for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ8m(w + <usize>n * rowBytes, x16, dx, sx, B));
+  else if (fmt == 6) for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ6(w + <usize>n * rowBytes, x16, dx, B));
+  else unreachable();
+}
