@@ -136,6 +136,27 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
 // codes meets exactly loads 2h, 2h + 1. All integer block sums are exact and the float steps are plain mul/add in
 // both builds, so the simd and relaxed builds give the same bits (fmt 4's relaxed i8 × i7 dot is exact too).
 
+/** Two fmt 4 rows (r0 at row, r1 at row + rb) at once: the same per-row arithmetic as rowQ4_1 (so the same bits),
+ *  with the activation loads shared and two independent streams of weights in flight. */
+@inline function rowsQ4x2(row: usize, rb: usize, xq: usize, x16: usize, dx: usize, sx: usize, B: i32, y: usize): void {
+  const r1 = row + rb, ds = <usize>B << 4, ms = ds + (<usize>B << 2);
+  let a0 = f32x4.splat(0), a1 = a0, b = 0;
+  for (; b + 4 <= B; b += 4) {
+    const c = <usize>b << 4, x8 = xq + (b << 5), xb = x16 + (<usize>b << 6), o = <usize>b << 2;
+    const s0 = fourQ4(row + c, x8, xb), s1 = fourQ4(r1 + c, x8, xb);
+    const dxv = v128.load(dx + o), sxv = v128.load(sx + o);
+    a0 = f32x4.add(a0, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.mul(v128.load(row + ds + o), dxv)), f32x4.mul(v128.load(row + ms + o), sxv)));
+    a1 = f32x4.add(a1, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.mul(v128.load(r1 + ds + o), dxv)), f32x4.mul(v128.load(r1 + ms + o), sxv)));
+  }
+  let t0: f32 = 0, t1: f32 = 0;
+  for (; b < B; b++) {
+    const o = <usize>b << 2, c = <usize>b << 4, x8 = xq + (b << 5), xb = x16 + (<usize>b << 6), d = load<f32>(dx + o), m = load<f32>(sx + o);
+    t0 += <f32>hsumI(dotQ4(v128.load(row + c), x8, xb)) * (load<f32>(row + ds + o) * d) + load<f32>(row + ms + o) * m;
+    t1 += <f32>hsumI(dotQ4(v128.load(r1 + c), x8, xb)) * (load<f32>(r1 + ds + o) * d) + load<f32>(r1 + ms + o) * m;
+  }
+  store<f32>(y, hsum(a0) + t0); store<f32>(y, hsum(a1) + t1, 4);
+}
+
 /** Σ over 16 i8 codes (elements 16h … 16h + 15 of a block) × their i16 activations at x16 (2 loads), as i32 lanes. */
 @inline function dotHalf(w: v128, x16: usize): v128 {
   const e = i16x8.shr_s(i16x8.shl(w, 8), 8), o = i16x8.shr_s(w, 8);
@@ -190,7 +211,13 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
 /** y[N] = W[N × K] · x on packed rows of fmt 4, 8 or 6; xq/dx/sx from quantizeX. K % 32 == 0. */
 export function gemvQ(fmt: i32, xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32, y: usize): void {
   const B = K >> 5, x16 = xq + <usize>K;
-  if (fmt == 4) { gemvQ4_1(xq, dx, sx, K, w, N, y); return; }
+  if (fmt == 4) {
+    const rb = <usize>B * 24;
+    let n = 0;
+    for (; n + 2 <= N; n += 2) rowsQ4x2(w + <usize>n * rb, rb, xq, x16, dx, sx, B, y + (<usize>n << 2));
+    if (n < N) store<f32>(y + (<usize>n << 2), rowQ4_1(w + <usize>n * rb, xq, x16, dx, sx, B));
+    return;
+  }
   const rowBytes = <usize>B * 40;
   if (fmt == 8) for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ8m(w + <usize>n * rowBytes, x16, dx, sx, B));
   else if (fmt == 6) for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ6(w + <usize>n * rowBytes, x16, dx, B));

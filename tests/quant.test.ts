@@ -144,6 +144,11 @@ test(`gemvQ (${flavor}) fmt 4 / 8 / 6 equals the same arithmetic in doubles (int
       repackMatrix(type, src, N, full, arena.u8(w, N * rb), 0, Kd);
       k.gemvQ(fmt, xq, dx, sx, Kd, w, N, y);
       const got = arena.f32(y, N), packed = arena.u8(w, N * rb).slice();
+      if (fmt === 4) { // gemvQ's two-row fmt 4 path does gemvQ4_1's arithmetic per row: the same bits
+        const y1 = arena.alloc(4 * N);
+        k.gemvQ4_1(xq, dx, sx, Kd, w, N, y1);
+        assert.deepEqual(bitsOf(arena.f32(y1, N)), bitsOf(got), `${name}: gemvQ fmt 4 vs gemvQ4_1`);
+      }
       for (let n = 0; n < N; n++) {
         const { v, a } = gemvRef(fmt, packed.subarray(n * rb, (n + 1) * rb), Kd, q8, d8, s8);
         assert.ok(Math.abs(got[n] - v) <= 1e-5 * a + 1e-30, `${name} fmt ${fmt} K ${Kd} row ${n}: ${got[n]} vs ${v} (Σ|terms| ${a})`);
