@@ -1,13 +1,15 @@
 // P1: f32 matmul shard, AssemblyScript SIMD (plain and relaxed FMA where the runtime has it) against the scalar
 // TypeScript loop and onnxruntime-web's WebAssembly MatMul (1 thread) on the same shapes, in the same run.
-// Writes docs/results/matmul-bench.json.
+// Writes docs/results/matmul-bench.json. Then the packed formats of bindings/tp/repack.ts (repack MB/s, matmulQ vs
+// matmul, gemvQ vs f32 GEMV streamed) → docs/results/matmul-packed-bench.json; BENCH_PACKED_ONLY=1 runs only that.
 import { Bench } from 'tinybench';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { matmulModel } from './onnx-matmul.js';
 import { Arena } from '../bindings/arena.js';
 import { hasRelaxedSimd, instantiateKernels, KernelFlavor, loadKernelModule, sharedMemory } from '../bindings/kernels.js';
 import { machine } from './machine.js';
-import { ggufBlockBytes, packedBlockBytes, repackRows } from '../bindings/tp/repack.js';
+import { ggufBlockBytes, packedBlockBytes, repackRows, packedFormatOf, packedRowBytes, qgemmScratchBytes, repackMatrix } from '../bindings/tp/repack.js';
+import { typeInfo } from '../bindings/gguf/types.js';
 
 const SHAPES: [number, number, number][] = (process.env.BENCH_SHAPES ?? '1x576x1536,1x1536x576,1x640x2048,1x4096x4096,64x576x1536,64x1536x576,64x640x2048,64x4096x4096')
   .split(',').map((s) => s.split('x').map(Number) as [number, number, number]);
@@ -35,7 +37,8 @@ try {
 
 interface Row { shape: string; impl: string; ms: number; gflops: number }
 const rows: Row[] = [];
-for (const [M, K, N] of SHAPES) {
+const PACKED_ONLY = !!process.env.BENCH_PACKED_ONLY; // skip to the packed-format section (quick runs while tuning)
+for (const [M, K, N] of PACKED_ONLY ? [] : SHAPES) {
   const x = arena.alloc(4 * M * K), w = arena.alloc(4 * N * K), y = arena.alloc(4 * M * N);
   arena.f32(x, M * K).forEach((_, i, a) => { a[i] = Math.sin(i); });
   arena.f32(w, N * K).forEach((_, i, a) => { a[i] = Math.cos(i) * 0.01; });
@@ -68,7 +71,7 @@ for (const shape of [...new Set(rows.map((r) => r.shape))]) {
   console.log(`| ${shape} | ${impls.map((i) => g(i)?.toFixed(2) ?? '—').join(' | ')} | ${ratio(g('as-simd'), g('scalar-ts'))} | ${ratio(g(best), g('onnxruntime-web'))} |`);
 }
 mkdirSync('docs/results', { recursive: true });
-writeFileSync('docs/results/matmul-bench.json', JSON.stringify({ machine: machine(), rows }, null, 1));
+if (!PACKED_ONLY) writeFileSync('docs/results/matmul-bench.json', JSON.stringify({ machine: machine(), rows }, null, 1));
 
 // Quantized-weight GEMV (decode): Q8_0 and Q4_1 rows with in-kernel dequantization vs our f32 GEMV, same run.
 // Twice: "hot" reuses one weight matrix (it stays in cache), "streamed" cycles through copies filling 256 MB of f32
@@ -76,7 +79,7 @@ writeFileSync('docs/results/matmul-bench.json', JSON.stringify({ machine: machin
 interface QRow { shape: string; f32: number; q8: number; q4: number; f32Streamed: number; q8Streamed: number; q4Streamed: number }
 const qrows: QRow[] = [];
 const STREAM = 256 << 20;
-const big = { f32: arena.alloc(STREAM), q8: arena.alloc(STREAM * 36 / 128), q4: arena.alloc(STREAM * 24 / 128) };
+const big = PACKED_ONLY ? { f32: 0, q8: 0, q4: 0 } : { f32: arena.alloc(STREAM), q8: arena.alloc(STREAM * 36 / 128), q4: arena.alloc(STREAM * 24 / 128) };
 arena.f32(big.f32, STREAM / 4).forEach((_, i, a) => { a[i] = ((i * 7) % 13) * 1e-3; });
 /** rows × B blocks made from a byte pattern in GGUF's format (f16 scales included), in the kernels' layout. */
 const packedPattern = (type: 3 | 8, rows: number, B: number, mul: number): Uint8Array => {
@@ -85,7 +88,7 @@ const packedPattern = (type: 3 | 8, rows: number, B: number, mul: number): Uint8
   repackRows(type, gguf, rows, B, out);
   return out;
 };
-for (const [M, K, N] of SHAPES.filter(([m]) => m === 1)) {
+for (const [M, K, N] of SHAPES.filter(([m]) => m === 1 && !PACKED_ONLY)) {
   const k = kernels.at(-1) as unknown as Record<string, (...a: number[]) => number>; // relaxed where the runtime has it
   const blocks = K / 32;
   const x = arena.alloc(4 * K), xq = arena.alloc(3 * K), dx = arena.alloc(4 * blocks), sx = arena.alloc(4 * blocks), y = arena.alloc(4 * N);
@@ -123,4 +126,99 @@ for (const r of qrows) {
   console.log(`| ${r.shape} | hot (in cache) | ${r.f32.toFixed(3)} | ${r.q8.toFixed(3)} | ${r.q4.toFixed(3)} | ${(r.f32 / r.q8).toFixed(2)}× | ${(r.f32 / r.q4).toFixed(2)}× |`);
   console.log(`| ${r.shape} | streamed (256 MB) | ${r.f32Streamed.toFixed(3)} | ${r.q8Streamed.toFixed(3)} | ${r.q4Streamed.toFixed(3)} | ${(r.f32Streamed / r.q8Streamed).toFixed(2)}× | ${(r.f32Streamed / r.q4Streamed).toFixed(2)}× |`);
 }
-writeFileSync('docs/results/matmul-quant-bench.json', JSON.stringify({ machine: machine(), flavor: flavors.at(-1), rows: qrows }, null, 1));
+if (!PACKED_ONLY) writeFileSync('docs/results/matmul-quant-bench.json', JSON.stringify({ machine: machine(), flavor: flavors.at(-1), rows: qrows }, null, 1));
+
+// ---- Packed formats (bindings/tp/repack.ts): repack speed, prefill GEMM (matmulQ) and decode GEMV (gemvQ) vs f32 ----
+// Own memory and kernel instance (the sections above keep theirs). Every comparison is timed interleaved: warm-up,
+// then ≥ 5 rounds each running every implementation in turn; median and range (min–max) of ms per call.
+function interleaved(impls: [string, () => void][], reps = Number(process.env.BENCH_REPS ?? 5), minMs = TIME_MS / 2): Map<string, number[]> {
+  const calls = impls.map(([, f]) => { f(); const t = performance.now(); f(); return Math.max(1, Math.ceil(minMs / Math.max(1e-3, performance.now() - t))); });
+  const out = new Map(impls.map(([n]) => [n, [] as number[]]));
+  for (let r = 0; r < reps; r++) impls.forEach(([n, f], i) => { const t = performance.now(); for (let c = 0; c < calls[i]; c++) f(); out.get(n)!.push((performance.now() - t) / calls[i]); });
+  return out;
+}
+const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const fmtMs = (a: number[]) => `${med(a).toFixed(2)} (${Math.min(...a).toFixed(2)}–${Math.max(...a).toFixed(2)})`;
+/** Random GGUF bytes of a type, with f16 scales of a realistic size (codes random). */
+function ggufSynthetic(type: number, rows: number, K: number): Uint8Array {
+  const t = typeInfo(type), out = new Uint8Array(rows * K / t.blockSize * t.blockBytes);
+  let s = 12345;
+  for (let i = 0; i < out.length; i++) { s = (s * 1103515245 + 12345) >>> 0; out[i] = s >>> 24; }
+  if (t.blockSize === 1) { if (type === 0) new Float32Array(out.buffer).forEach((_, i, a) => { a[i] = Math.sin(i) * 0.02; }); return out; }
+  const dv = new DataView(out.buffer), at = type === 14 ? [208] : type === 2 || type === 6 || type === 8 ? [0] : [0, 2];
+  for (let b = 0; b < out.length / t.blockBytes; b++) for (const o of at) dv.setUint16(b * t.blockBytes + o, 0x1400 + (b & 0xff), true); // ≈ 0.001
+  return out;
+}
+
+async function packedBench(): Promise<void> {
+  const mem = sharedMemory(1.5 * 2 ** 30), mod = await loadKernelModule(flavors.at(-1));
+  const k = instantiateKernels(mod, mem) as unknown as Record<string, (...a: number[]) => number>;
+  const base = k.heapBase(), fresh = () => new Arena(mem, base);
+  const result: Record<string, unknown> = { machine: machine(), flavor: flavors.at(-1) };
+
+  // repack speed, MB/s of GGUF input, 4096 × 4096 per type
+  const rep: { type: string; mbps: number[] }[] = [];
+  { const a = fresh(), R = 4096, K = 4096, dst = a.alloc(R * packedRowBytes(8, K) + 4 * R * K);
+    for (const type of [12, 14, 13, 8, 2, 3, 1]) {
+      const src = ggufSynthetic(type, R, K), out = a.u8(dst, R * packedRowBytes(packedFormatOf(type), K));
+      const t = interleaved([['r', () => repackMatrix(type, src, R, K, out)]], 5, 0);
+      rep.push({ type: typeInfo(type).name, mbps: t.get('r')!.map((ms) => src.length / 1e3 / ms) });
+    } }
+  console.log(`\nrepackMatrix, MB/s of GGUF input (4096 × 4096, median (range) of 5): ${rep.map((r) => `${r.type} ${med(r.mbps).toFixed(0)} (${Math.min(...r.mbps).toFixed(0)}–${Math.max(...r.mbps).toFixed(0)})`).join(', ')}`);
+  result.repackMBps = rep;
+
+  // prefill GEMM: f32 matmul vs matmulQ (fmt 4 from Q4_K, fmt 6 from Q6_K, fmt 8 from Q8_0)
+  const gemm: Record<string, unknown>[] = [];
+  const GEMM = (process.env.BENCH_QGEMM ?? '64x4096x4096,512x4096x4096,64x4096x14336').split(',').map((s) => s.split('x').map(Number));
+  console.log('\nprefill GEMM, ms per call, median (range); ratio = GFLOP/s of matmulQ / f32 matmul, same run');
+  console.log('| M×K×N | f32 | fmt 4 (Q4_K) | fmt 6 (Q6_K) | fmt 8 (Q8_0) | fmt 4 / f32 | fmt 6 / f32 | fmt 8 / f32 |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [M, K, N] of GEMM) {
+    const a = fresh(), x = a.alloc(4 * M * K), y = a.alloc(4 * M * N), w = a.alloc(4 * N * K), sb = Number(process.env.BENCH_QGEMM_ROWS ?? 0) * 4 * K || qgemmScratchBytes(K), scratch = a.alloc(sb);
+    a.f32(x, M * K).forEach((_, i, v) => { v[i] = Math.sin(i); });
+    const packed: Record<number, number> = {};
+    for (const type of [12, 14, 8]) {
+      const fmt = packedFormatOf(type), rb = packedRowBytes(fmt, K), p = a.alloc(N * rb);
+      repackMatrix(type, ggufSynthetic(type, N, K), N, K, a.u8(p, N * rb));
+      packed[fmt] = p;
+    }
+    k.dequantRows(4, packed[4], K, N, w); // the f32 matmul gets the same weights
+    const t = interleaved([['f32', () => k.matmul(x, M, K, w, N, y)], ...[4, 6, 8].map((f) => [`fmt ${f}`, () => k.matmulQ(f, x, M, K, packed[f], N, y, scratch, sb)] as [string, () => void])]);
+    const r = (f: number) => (med(t.get('f32')!) / med(t.get(`fmt ${f}`)!));
+    console.log(`| ${M}×${K}×${N} | ${['f32', 'fmt 4', 'fmt 6', 'fmt 8'].map((n) => fmtMs(t.get(n)!)).join(' | ')} | ${[4, 6, 8].map((f) => `${r(f).toFixed(2)}×`).join(' | ')} |`);
+    gemm.push({ shape: `${M}x${K}x${N}`, scratchRows: sb / (4 * K), ms: Object.fromEntries(t), gflopsF32: 2 * M * K * N / med(t.get('f32')!) / 1e6 });
+  }
+  result.gemm = gemm;
+
+  // decode GEMV streamed from memory: f32 GEMV vs gemvQ per fmt (activations quantized per call, as decode does)
+  const gemv: Record<string, unknown>[] = [];
+  const GEMV = (process.env.BENCH_QGEMV ?? '4096x4096,14336x4096,4096x14336').split(',').map((s) => s.split('x').map(Number)); // N × K
+  console.log('\ndecode GEMV, weights streamed (copies ≥ 96 MB per format, each call the next copy), ms per call, median (range)');
+  console.log('| N×K | f32 | fmt 4 (Q4_K) | fmt 8 (Q8_0) | fmt 6 (Q6_K) | fmt 4 / f32 | fmt 8 / f32 | fmt 6 / f32 |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [N, K] of GEMV) {
+    const a = fresh(), B = K / 32, x = a.alloc(4 * K), xq = a.alloc(3 * K), dx = a.alloc(4 * B), sx = a.alloc(4 * B), y = a.alloc(4 * N);
+    a.f32(x, K).forEach((_, i, v) => { v[i] = Math.sin(i); });
+    const copies = (bytes: number) => Math.max(1, Math.ceil((96 << 20) / bytes));
+    const f32Bytes = 4 * N * K, nf = copies(f32Bytes), wf = a.alloc(nf * f32Bytes);
+    const one = a.alloc(f32Bytes);
+    const streams: Record<number, { at: number; n: number; bytes: number; i: number }> = {};
+    for (const type of [12, 8, 14]) {
+      const fmt = packedFormatOf(type), bytes = N * packedRowBytes(fmt, K), n = copies(bytes), at = a.alloc(n * bytes);
+      repackMatrix(type, ggufSynthetic(type, N, K), N, K, a.u8(at, bytes));
+      for (let c = 1; c < n; c++) a.u8(at + c * bytes, bytes).set(a.u8(at, bytes));
+      if (fmt === 4) { k.dequantRows(4, at, K, N, one); for (let c = 0; c < nf; c++) a.u8(wf + c * f32Bytes, f32Bytes).set(a.u8(one, f32Bytes)); }
+      streams[fmt] = { at, n, bytes, i: 0 };
+    }
+    let fi = 0;
+    const q = (f: number) => () => { const s = streams[f]; s.i = (s.i + 1) % s.n; k.quantizeX(x, K, xq, dx, sx); k.gemvQ(f, xq, dx, sx, K, s.at + s.i * s.bytes, N, y); };
+    const t = interleaved([['f32', () => { fi = (fi + 1) % nf; k.matmul(x, 1, K, wf + fi * f32Bytes, N, y); }], ['fmt 4', q(4)], ['fmt 8', q(8)], ['fmt 6', q(6)]]);
+    const r = (n: string) => `${(med(t.get('f32')!) / med(t.get(n)!)).toFixed(2)}×`;
+    console.log(`| ${N}×${K} | ${['f32', 'fmt 4', 'fmt 8', 'fmt 6'].map((n) => fmtMs(t.get(n)!)).join(' | ')} | ${r('fmt 4')} | ${r('fmt 8')} | ${r('fmt 6')} |`);
+    gemv.push({ shape: `${N}x${K}`, ms: Object.fromEntries(t) });
+  }
+  result.gemv = gemv;
+  writeFileSync('docs/results/matmul-packed-bench.json', JSON.stringify(result, null, 1));
+}
+
+await packedBench(); // after the helpers above are initialized
