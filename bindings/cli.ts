@@ -5,30 +5,36 @@ import { codecDemo, formatDemo } from './demo.js';
 import { Engine } from './engine.js';
 import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
-import { parseCommMode, needsCalibration } from './calibrate/plan.js';
-import { defaultProfilePath, ensureProfile, mergeReports, modeSpec, PAPER_MODES, runCalibration, runEval, writeAccuracyReport } from './commands.js';
+import { needsCalibration } from './calibrate/plan.js';
+import { CODEC_GRAMMAR, COMM_EXAMPLES, defaultProfilePath, ensureProfile, mergeReports, modeSpec, PAPER_MODES, parseComm, runCalibration, runEval, writeAccuracyReport } from './commands.js';
+import { ChatTemplate, encodeChat, readChatMeta } from './serve/template.js';
 
 const HELP = `lowbit-tp — tensor-parallel LLM inference in WebAssembly SIMD with low-bit all-reduce
 
 usage: lowbit-tp <command> [options]
-  run          generate text:  --model smollm2|gemma3|FILE.gguf  --tp N  --comm exact|CODEC  --prompt "…"
-               [--algorithm all-gather|rs-ag] [--max-tokens 64] [--temperature 0] [--top-p 0.95] [--seed 1]
-               [--chat] [--context 2048] [--profile FILE]
+  run          generate text:  --prompt "…"  [--model smollm2|gemma3|FILE.gguf (default smollm2)]  [--tp 2]
+               [--comm exact|auto|CODEC (default exact)] [--algorithm all-gather|rs-ag] [--max-tokens 64]
+               [--temperature 0] [--top-p 0.95] [--seed 1] [--chat] [--context 2048] [--profile FILE]
                [--decode-weights gguf|f32: decode from the Q4_1/Q8_0 blocks with int8 activations (default) or f32]
+  serve        OpenAI-compatible HTTP API (GET /v1/models, POST /v1/completions, POST /v1/chat/completions):
+               --model M --tp N [--comm exact|auto|CODEC] [--host 127.0.0.1] [--port 8080] [--api-key KEY: required
+               off loopback] [--context 2048] [--max-tokens-cap 1024] [--max-body 1048576] [--max-queue 64] [--drain 60]
   calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
                --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--momentum 0.9 | 1 = running max] [--out FILE]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
                --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
-               [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE]
+               [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE, default out/eval-M-tpN.json]
                [--resume: keep modes already in --out for the same items; each mode is saved when done]
-               [--part: only the listed modes, not exact too (one part of a run; join parts with report --merge)]
+               [--part: only the listed modes, not exact too (one part of a run; join parts with report --out)]
   report       regenerate accuracy.md and accuracy.svg from the eval-*.json in a folder:  report DIR
                or join runs that each did some modes first:  report --out DIR/eval-M-tpN.json PART.json…
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   help         this text
 
-CODEC: bf16, f16, int4-g32, int8-g32, int4-g32-sym, … (see docs/wire-format.md); calibrated codecs
-(int4-static, outlier-int4-static, random-int4-static) need a profile from "lowbit-tp calibrate".`;
+--comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
+or a CODEC: ${COMM_EXAMPLES.join(', ')}, … (grammar: ${CODEC_GRAMMAR}; docs/wire-format.md).
+Calibrated codecs (${COMM_EXAMPLES.filter((m) => needsCalibration(parseComm(m))).join(', ')}) calibrate on first use (32 × 128
+tokens, cached per model and TP degree in the cache folder) or take --profile FILE from "lowbit-tp calibrate".`;
 
 const RUN_OPTIONS = {
   model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, comm: { type: 'string', default: 'exact' },
@@ -44,7 +50,23 @@ function fraction(v: string | undefined): number {
   if (!(f > 0 && f < 1)) throw new Error(`--fraction must be in (0, 1), like 1/64; got "${v}"`);
   return f;
 }
-const progress = (quiet?: boolean) => (quiet ? () => {} : (m: string) => process.stderr.write(`\r\x1b[2K${m}`));
+/**
+ * Progress on stderr: redrawn in place on a terminal; in a log (not a TTY) plain lines, one when the kind of message
+ * changes (its text without numbers) or every 5 s, so logs carry no escape codes and no flood of counters.
+ */
+function progress(quiet?: boolean): (m: string) => void {
+  if (quiet) return () => {};
+  if (process.stderr.isTTY) return (m) => process.stderr.write(`\r\x1b[2K${m}`);
+  let lastKind = '', lastAt = 0;
+  return (m) => {
+    const text = m.trim(), kind = text.replace(/[\d.]+/g, '#'), now = Date.now();
+    if (!text || (kind === lastKind && now - lastAt < 5000 && !m.endsWith('\n'))) return;
+    lastKind = kind; lastAt = now;
+    process.stderr.write(`${text}\n`);
+  };
+}
+/** Ends a progress line on a terminal (plain-line progress needs nothing). */
+const endProgress = (quiet?: boolean) => { if (!quiet && process.stderr.isTTY) process.stderr.write('\n'); };
 
 async function calibrateCmd(argv: string[]): Promise<number> {
   const { values: o } = parseArgs({ args: argv, strict: true, options: {
@@ -76,11 +98,12 @@ async function evalCmd(argv: string[]): Promise<number> {
   const modes = o.comm === 'paper' ? [...PAPER_MODES] : o.comm!.split(',');
   if (!o.part && !modes.includes('exact')) modes.unshift('exact');
   for (const m of modes) modeSpec(m, algorithm);
-  const out = o.out ?? `docs/results/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
+  // Runs go to the ignored out/ folder; the committed tables in docs/results/ are rewritten only when --out names them.
+  const out = o.out ?? `out/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
   const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
     windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
     choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume });
-  process.stderr.write('\n');
+  endProgress(o.quiet);
   const { markdownTable } = await import('./eval/report.js');
   console.log(markdownTable([report]));
   console.log(`\nwrote ${out} (${report.seconds.toFixed(0)} s)`);
@@ -113,37 +136,72 @@ function num(v: string | undefined, name: string): number {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values: o } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true });
-  if (!o.prompt) throw new Error('run needs --prompt "…"');
-  const mode = parseCommMode(o.comm!);
+  const { values: o, tokens } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true, tokens: true });
+  if (o.prompt === undefined) throw new Error('run needs --prompt "…"');
+  if (!o.prompt.trim()) throw new Error('--prompt is empty (only whitespace): give the text to continue');
+  const mode = parseComm(o.comm!);
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag`);
-  const say = o.quiet ? () => {} : (m: string) => process.stderr.write(`\r\x1b[2K${m}`);
   if (o['decode-weights'] !== 'gguf' && o['decode-weights'] !== 'f32') throw new Error('--decode-weights must be gguf or f32');
+  const given = (name: string) => tokens.some((t) => t.kind === 'option' && t.name === name);
+  const defaults = ['model', 'tp', 'comm'].filter((k) => !given(k));
+  if (!o.quiet) console.error(`model: ${o.model}${given('model') ? '' : ' (default)'}, TP ${o.tp}${given('tp') ? '' : ' (default)'}, comm ${o.comm}${given('comm') ? '' : ' (default)'}` +
+    (defaults.length ? ` — set with ${defaults.map((k) => `--${k}`).join(' / ')}` : ''));
+  const say = progress(o.quiet);
+  const template = o.chat ? ChatTemplate.of(await readChatMeta(o.model!)) : null;
   const engine = await Engine.load(o.model!, { tp: num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say, quantizedDecode: o['decode-weights'] === 'gguf' });
-  if (!o.quiet) process.stderr.write('\n');
+  endProgress(o.quiet);
   try {
     const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model!, 1 / 64, o.profile, say)).sites : undefined;
     await engine.setComm(mode.exact ? null : { mode: o.comm!, algorithm, fraction: 1 / 64, sites });
+    if (o.chat && !o.quiet) console.error(template ? 'chat: the model\'s own chat template' : 'chat: the GGUF has no chat template; using the built-in one for this architecture');
+    const promptIds = template ? encodeChat(engine, template.render([{ role: 'user', content: o.prompt }]), template.meta.bosToken) : undefined;
     process.stdout.write(o.prompt);
     const r = await generate(engine, o.prompt, {
-      maxTokens: num(o['max-tokens'], 'max-tokens'), temperature: num(o.temperature, 'temperature'), topP: num(o['top-p'], 'top-p'),
+      promptIds, maxTokens: num(o['max-tokens'], 'max-tokens'), temperature: num(o.temperature, 'temperature'), topP: num(o['top-p'], 'top-p'),
       seed: num(o.seed, 'seed'), chat: o.chat, onText: (t) => process.stdout.write(t),
     });
     console.log('\n');
-    console.log(`| model | TP | comm | prompt tokens | prefill tok/s | generated | decode tok/s | wire bits/value |`);
-    console.log(`|---|---|---|---|---|---|---|---|`);
-    console.log(`| ${engine.cfg.arch} | ${engine.tp} | ${o.comm}${mode.exact ? '' : ` (${algorithm})`} | ${r.promptTokens} | ${r.prefillTokS.toFixed(1)} | ${r.ids.length} (${r.stopped}) | ${r.decodeTokS.toFixed(1)} | ${engine.tp > 1 ? r.bitsPerValue.toFixed(3) : 'n/a (TP 1)'} |`);
+    // Prefill sends one message of P tokens per all-reduce, decode one of a single token: per-message headers and
+    // (for group codecs) scales weigh more on short messages, so the two are reported apart.
+    const b = (x: number) => (engine.tp > 1 && x ? x.toFixed(3) : 'n/a');
+    console.log(`| model | TP | comm | prompt tokens | prefill tok/s | generated | decode tok/s | wire bits/value: prefill | single-token steps | all |`);
+    console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+    console.log(`| ${engine.cfg.arch} | ${engine.tp} | ${o.comm}${mode.exact ? '' : ` (${algorithm})`} | ${r.promptTokens} | ${r.prefillTokS.toFixed(1)} | ${r.ids.length} (${r.stopped}) | ${r.decodeTokS.toFixed(1)} | ${b(r.prefillBitsPerValue)} | ${b(r.decodeBitsPerValue)} | ${engine.tp > 1 ? r.bitsPerValue.toFixed(3) : 'n/a (TP 1)'} |`);
   } finally {
     await engine.close();
   }
   return 0;
 }
 
+async function serveCmd(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({ args: argv, strict: true, options: {
+    model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, comm: { type: 'string', default: 'exact' },
+    algorithm: { type: 'string', default: 'all-gather' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
+    'api-key': { type: 'string', default: process.env.LOWBIT_TP_API_KEY }, context: { type: 'string', default: '2048' },
+    'max-tokens-cap': { type: 'string', default: '1024' }, 'max-body': { type: 'string', default: String(1 << 20) },
+    'max-queue': { type: 'string', default: '64' }, drain: { type: 'string', default: '60' }, profile: { type: 'string' },
+    'decode-weights': { type: 'string', default: 'gguf' }, quiet: { type: 'boolean', default: false },
+  } });
+  parseComm(o.comm!);
+  const algorithm = o.algorithm as Algorithm;
+  if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error('--algorithm must be all-gather or rs-ag');
+  if (o['decode-weights'] !== 'gguf' && o['decode-weights'] !== 'f32') throw new Error('--decode-weights must be gguf or f32');
+  const { serveModel } = await import('./serve/start.js');
+  await serveModel({
+    model: o.model!, tp: num(o.tp, 'tp'), comm: o.comm!, algorithm, context: num(o.context, 'context'), profile: o.profile,
+    quantizedDecode: o['decode-weights'] === 'gguf', host: o.host, port: num(o.port, 'port'), apiKey: o['api-key'] || undefined,
+    maxTokens: num(o['max-tokens-cap'], 'max-tokens-cap'), maxBodyBytes: num(o['max-body'], 'max-body'), maxQueue: num(o['max-queue'], 'max-queue'),
+    drainMs: 1000 * num(o.drain, 'drain'), say: progress(o.quiet),
+  });
+  return 0; // the server keeps the process alive until SIGTERM / SIGINT
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd = 'help', ...rest] = argv;
   switch (cmd) {
     case 'run': return run(rest);
+    case 'serve': return serveCmd(rest);
     case 'calibrate': return calibrateCmd(rest);
     case 'eval': return evalCmd(rest);
     case 'report': return reportCmd(rest);

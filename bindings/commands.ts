@@ -2,7 +2,7 @@
 import { Engine } from './engine.js';
 import { calibrate } from './calibrate/calibrate.js';
 import { Profile, profileSites } from './calibrate/profile.js';
-import { needsCalibration, parseCommMode } from './calibrate/plan.js';
+import { CommMode, needsCalibration, parseCommMode } from './calibrate/plan.js';
 import { loadCorpus, windows } from './eval/corpus.js';
 import { choiceItems, clozeItems, parseChoiceJsonl } from './eval/tasks.js';
 import { evaluate, ModeResult, ModeSpec, scoreAgainstExact } from './eval/run.js';
@@ -15,10 +15,22 @@ export const PAPER_MODES = [
   'outlier-int4-g32', 'int8-g32', 'outlier-int3-static', 'outlier-int3-g128-sym',
 ];
 
+/** Codecs that work, for help texts and hints: every codec of the paper's table and a few variants, each checked by the parser. */
+export const COMM_EXAMPLES: string[] = [...new Set([...PAPER_MODES.map((m) => m.split('@')[0]), 'f16', 'int8-g32-sym', 'outlier-int4-g32-idx'])]
+  .filter((m) => { try { return !parseCommMode(m).exact; } catch { return false; } });
+export const CODEC_GRAMMAR = 'f32 | bf16 | f16 | [outlier-|random-]int<2,3,4,5,6,8>-(static | g<16,32,64,128>[-sym]) [-f16] [-idx]';
+
+/** parseCommMode, with a hint that lists working modes when the name is not one. */
+export function parseComm(name: string): CommMode {
+  try { return parseCommMode(name); } catch (e) {
+    throw new Error(`${(e as Error).message.replace(/ \(try [^)]*\)/, '')}; --comm takes exact, auto[:CODEC] or a codec: ${COMM_EXAMPLES.join(', ')}, … (${CODEC_GRAMMAR})`);
+  }
+}
+
 /** "codec" or "codec@algorithm" → what evaluate() runs. */
 export function modeSpec(m: string, fallback: Algorithm): ModeSpec {
   const [mode, alg] = m.split('@');
-  parseCommMode(mode);
+  parseComm(mode);
   if (alg !== undefined && alg !== 'all-gather' && alg !== 'rs-ag') throw new Error(`mode "${m}": algorithm must be all-gather or rs-ag`);
   return { label: alg ? `${mode} (${alg})` : mode, mode, algorithm: (alg as Algorithm) ?? fallback };
 }
