@@ -100,7 +100,7 @@ export function codeScalar(v: f32, lo: i32, hi: i32): i32 {
 }
 
 // ---- packing (§5): 16 codes ↔ 2·bits bytes ----
-export function pack16(c: v128, bits: i32, dst: usize, tmp: usize): void {
+@inline export function pack16(c: v128, bits: i32, dst: usize, tmp: usize): void {
   if (bits == 4) {
     const w = v128.and(v128.or(c, i16x8.shr_u(c, 4)), i16x8.splat(0xff));
     v128.store64_lane(dst, i8x16.narrow_i16x8_u(w, w), 0);

@@ -1,16 +1,19 @@
-// The engine: load a GGUF model, split it over a pool of shard workers that share one memory, run forwards.
-import { parseGguf, Gguf } from './gguf/reader.js';
+// The engine: plan a model's shards, start one worker per shard (each loads its own slice of the file into its own
+// memory), run forwards and gather the vocabulary-parallel logits. The main thread holds no weights.
+import { Gguf } from './gguf/reader.js';
+import { ModelSource, openSource, readGgufHeader, sha256Source } from './gguf/source.js';
 import { configFromGguf, ModelConfig } from './model/config.js';
 import { tokenizerFromGguf, TokenizerInfo } from './tokenizer/index.js';
 import { planShards } from './tp/plan.js';
-import { MatrixName, MemoryMap, planMemory, TENSOR_OF } from './tp/memory.js';
-import { loadWeights } from './tp/load.js';
+import { availableMemory, describePlan, planMemory, planProblem, smallestFittingTp } from './tp/budget.js';
+import { createSharedLink } from './tp/link.js';
+import { linkCaps, MemoryOptions } from './tp/memory.js';
 import { ShardPool } from './tp/pool.js';
 import { LocalPool } from './tp/local.js';
 import { CommConfig } from './tp/allreduce.js';
 import { ForwardResult } from './tp/shard.js';
 import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd, runtimeCaps } from './kernels.js';
-import { readModel } from './models.js';
+import { modelSource } from './models.js';
 
 export interface EngineOptions {
   tp?: number; maxBatch?: number; context?: number; flavor?: KernelFlavor;
@@ -20,10 +23,15 @@ export interface EngineOptions {
   kernelModule?: WebAssembly.Module;
   callTimeoutMs?: number; barrierTimeoutMs?: number;
   /**
-   * Also keep Q4_1 / Q8_0 weight matrices in their GGUF blocks and decode single tokens from them (int8
-   * activations, as llama.cpp does): less memory traffic per token, slightly different numbers. Prefill stays f32.
+   * Single-token steps multiply int8-quantized activations with the packed weight blocks (as llama.cpp does): less
+   * arithmetic per weight, slightly different numbers. Otherwise (default) every matmul is f32 arithmetic on the
+   * dequantized weights, bit-identical to an f32 copy of the model. Weights stay packed either way.
    */
   quantizedDecode?: boolean;
+  /** 'packed' (default): weights stay in quantized blocks; 'f32': expanded (the reference layout, 3–8× the memory). */
+  weights?: 'packed' | 'f32';
+  /** Bytes the host can give (default: measured); the plan is refused above it. null: don't check. */
+  availableBytes?: number | null;
   progress?: (message: string) => void;
 }
 export interface ForwardOutput { logits: Float32Array; rows: number; bytesSent: number; valuesSent: number; checks: number; mismatches: number }
@@ -32,14 +40,18 @@ export class Engine {
   private pos = 0;
   comm: CommConfig | null = null;
 
-  private constructor(readonly cfg: ModelConfig, readonly tok: TokenizerInfo, readonly map: MemoryMap, readonly memory: WebAssembly.Memory,
-                      readonly pool: ShardPool | LocalPool, readonly tp: number, readonly modelId: string, readonly gguf: Gguf) {}
+  private constructor(readonly cfg: ModelConfig, readonly tok: TokenizerInfo, readonly pool: ShardPool | LocalPool, readonly tp: number,
+                      readonly modelId: string, readonly gguf: Gguf, private source: ModelSource, private cap: number,
+                      readonly maxBatch: number, private vocabSlices: [number, number][], readonly shardBytes: number[]) {}
 
-  static async load(model: string | Uint8Array, opts: EngineOptions = {}): Promise<Engine> {
+  /** `model`: a known name (smollm2, gemma3), a path, a Blob/File (browsers) or the file's bytes. */
+  static async load(model: string | Uint8Array | Blob, opts: EngineOptions = {}): Promise<Engine> {
     const say = opts.progress ?? (() => {});
     const t0 = Date.now();
-    const { bytes, path } = typeof model === 'string' ? await readModel(model) : { bytes: model, path: '(bytes)' };
-    const g = parseGguf(bytes);
+    const { source, name } = await modelSource(model);
+    const reader = await openSource(source);
+    let g: Gguf;
+    try { g = await readGgufHeader(reader); } finally { await reader.close(); }
     const cfg = configFromGguf(g);
     const tok = tokenizerFromGguf(g);
     const tp = opts.tp ?? 1;
@@ -58,33 +70,47 @@ export class Engine {
     let shared = flavor !== 'single', heapBase: number;
     try { heapBase = probe(shared); } catch (e) { if (!opts.kernelModule) throw e; shared = !shared; heapBase = probe(shared); }
     if (threads && !shared) throw new Error('worker threads need the shared-memory kernel build');
-    const context = Math.min(opts.context ?? 2048, cfg.contextLength);
-    const quantTypes = opts.quantizedDecode ? (l: number, m: MatrixName) => g.tensors.get(`blk.${l}.${TENSOR_OF[m]}.weight`)?.type ?? 0 : undefined;
-    const map = planMemory(cfg, plans, opts.maxBatch ?? 64, context, heapBase, quantTypes);
-    say(`${cfg.arch} ${cfg.layers} layers, hidden ${cfg.hidden}, TP ${tp}: ${(map.bytes / 2 ** 20).toFixed(0)} MiB shared memory, ${flavor} kernels`);
-    const memory = sharedMemory(map.bytes, shared);
-    loadWeights(g, cfg, map, memory, (done, total) => say(`loading weights: layer ${done}/${total}`));
+
+    const context = Math.min(opts.context ?? 2048, cfg.contextLength), maxBatch = opts.maxBatch ?? 64;
+    const memory: MemoryOptions = { maxBatch, cap: context, heapBase, packed: (opts.weights ?? 'packed') === 'packed' };
+    const plan = planMemory(g, cfg, tp, memory);
+    for (const line of describePlan(plan, context)) say(line);
+    const available = opts.availableBytes === undefined ? await availableMemory() : opts.availableBytes;
+    const problem = planProblem(plan, available);
+    if (problem) {
+      const fits = smallestFittingTp(g, cfg, memory, available, tp + 1);
+      throw new Error(`${name} does not fit at TP ${tp}: ${problem}. ` +
+        (fits ? `The smallest TP degree that fits is ${fits} (--tp ${fits})` : 'No TP degree fits this host') +
+        `${context > 512 ? `; a shorter --context (now ${context}) shrinks the KV cache` : ''}.`);
+    }
+
+    const init = { source, module, shared, cfg, plans, memory, quantizedDecode: opts.quantizedDecode ?? false };
+    let shown = -1;
+    const loaded = new Array<number>(tp).fill(0), totals = new Array<number>(tp).fill(1);
+    const onProgress = (s: number, done: number, total: number) => {
+      loaded[s] = done; totals[s] = total;
+      const pct = Math.floor((100 * loaded.reduce((a, b) => a + b, 0)) / totals.reduce((a, b) => a + b, 0) / 10) * 10;
+      if (pct > shown) { shown = pct; say(`loading weights: ${pct} %`); }
+    };
     const pool = threads
-      ? await ShardPool.start({ memory, module, map, cfg }, { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs })
-      : LocalPool.start({ memory, module, map, cfg });
-    say(`loaded ${path} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    return new Engine(cfg, tok, map, memory, pool, tp, path, g);
+      ? await ShardPool.start(init, createSharedLink(tp, ...Object.values(linkCaps(cfg, tp, maxBatch)) as [number, number]),
+        { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs, onProgress })
+      : await LocalPool.start(init, onProgress);
+    say(`loaded ${name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return new Engine(cfg, tok, pool, tp, name, g, source, context, maxBatch, plans.map((p) => p.vocab), plan.shards.map((s) => s.bytes));
   }
 
   get position(): number { return this.pos; }
   /** Tokens the KV cache holds (the context this engine was loaded with). */
-  get context(): number { return this.map.cap; }
+  get context(): number { return this.cap; }
   reset(): void { this.pos = 0; }
   /** Rewind to `pos` (the cache beyond it is overwritten by what comes next). */
   truncate(pos: number): void { if (pos < 0 || pos > this.pos) throw new Error(`cannot rewind to ${pos}`); this.pos = pos; }
 
   private hash: string | null = null;
-  /** SHA-256 of the model file: profiles are bound to it. */
+  /** SHA-256 of the model file (streamed): profiles are bound to it. */
   async modelHash(): Promise<string> {
-    if (!this.hash) {
-      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', this.gguf.bytes as Uint8Array<ArrayBuffer>));
-      this.hash = Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
-    }
+    if (!this.hash) this.hash = await sha256Source(this.source);
     return this.hash;
   }
 
@@ -98,7 +124,7 @@ export class Engine {
    * new tokens from index `from` on (true: all of them; default: the last one).
    */
   async forward(tokens: number[], from: number | boolean = tokens.length - 1): Promise<ForwardOutput> {
-    const { maxBatch, cap } = this.map, V = this.cfg.vocab;
+    const { maxBatch, cap } = this, V = this.cfg.vocab;
     if (tokens.length === 0) throw new Error('forward: no tokens');
     if (this.pos + tokens.length > cap) throw new Error(`sequence of ${this.pos + tokens.length} tokens exceeds the context of ${cap} (raise --context, up to ${this.cfg.contextLength})`);
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new Error(`token id ${t} outside the vocabulary of ${V}`);
@@ -107,16 +133,15 @@ export class Engine {
     const logits = new Float32Array(rowsOut * V);
     let bytesSent = 0, valuesSent = 0, checks = 0, mismatches = 0, row = 0;
     for (let at = 0; at < tokens.length; at += maxBatch) {
-      const chunk = tokens.slice(at, at + maxBatch), M = chunk.length;
-      new Int32Array(this.memory.buffer, this.map.tokens, M).set(chunk);
+      const chunk = Int32Array.from(tokens.slice(at, at + maxBatch)), M = chunk.length;
       const localFrom = Math.min(M, Math.max(0, first - at));
-      const res = await this.pool.all<ForwardResult>({ op: 'forward', M, pos0: this.pos, logitsFrom: localFrom });
+      const res = await this.pool.all<ForwardResult>({ op: 'forward', tokens: chunk, pos0: this.pos, logitsFrom: localFrom });
       this.pos += M;
       for (const r of res) { bytesSent += r.bytesSent; valuesSent += r.valuesSent; checks += r.checks; mismatches += r.mismatches; }
-      for (let m = localFrom; m < M; m++, row++) for (const s of this.map.shards) {
-        const src = new Float32Array(this.memory.buffer, s.logits + 4 * (m - localFrom) * s.Vl, s.Vl);
-        logits.set(src, row * V + s.plan.vocab[0]);
-      }
+      for (let m = localFrom; m < M; m++, row++) res.forEach((r, s) => {
+        const [v0, v1] = this.vocabSlices[s], Vl = v1 - v0;
+        logits.set(r.logits!.subarray((m - localFrom) * Vl, (m - localFrom + 1) * Vl), row * V + v0);
+      });
     }
     return { logits, rows: rowsOut, bytesSent, valuesSent, checks, mismatches };
   }

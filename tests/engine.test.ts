@@ -79,7 +79,6 @@ test('quantized decode (GGUF Q4_1 blocks, int8 activations) tracks f32 decode, a
   const steps: Float32Array[][] = [];
   for (const quantizedDecode of [false, true]) {
     const e = await Engine.load('smollm2', { tp: 2, quantizedDecode, context: 128 });
-    if (quantizedDecode) assert.equal(Object.keys(e.map.shards[1].layers[0].quant).length, 7, 'all 7 matrices kept as Q4_1 blocks');
     await e.verifyIdentity(true);
     const ids = e.encode(text), out: Float32Array[] = [];
     await e.forward(ids.slice(0, 8));

@@ -11,7 +11,8 @@ export interface Gguf {
   metadata: Map<string, MetaValue>;
   tensors: Map<string, TensorInfo>;
   dataOffset: number;
-  bytes: Uint8Array;
+  bytes: Uint8Array;   // the file, or only its header prefix (bindings/gguf/source.ts)
+  fileSize: number;
 }
 
 export class GgufError extends Error {
@@ -71,7 +72,8 @@ function readValue(c: Cursor, type: number, key: string, depth = 0): MetaValue {
   }
 }
 
-export function parseGguf(bytes: Uint8Array): Gguf {
+/** `bytes`: the file, or a prefix holding at least its header (then `fileSize` is the whole file's size). */
+export function parseGguf(bytes: Uint8Array, fileSize = bytes.length): Gguf {
   const c = new Cursor(bytes);
   if (bytes.length < 4 || c.u32('magic') !== GGUF_MAGIC) throw new GgufError('not a GGUF file (bad magic)');
   const version = c.u32('version');
@@ -91,7 +93,7 @@ export function parseGguf(bytes: Uint8Array): Gguf {
     const dims: number[] = [];
     for (let d = 0; d < nd; d++) dims.push(c.size(`dim ${d} of ${name}`, 1 << 30));
     const type = c.u32(`type of ${name}`);
-    const offset = c.size(`offset of ${name}`, bytes.length);
+    const offset = c.size(`offset of ${name}`, fileSize);
     const t = GGML_TYPES.get(type);
     if (!t) throw new GgufError(`tensor ${name} has unsupported type ${type}`);
     const elements = dims.reduce((a, b) => a * b, 1);
@@ -105,16 +107,17 @@ export function parseGguf(bytes: Uint8Array): Gguf {
   for (const t of infos) {
     if (t.offset % align !== 0) throw new GgufError(`tensor ${t.name} offset ${t.offset} is not aligned to ${align}`);
     const end = dataOffset + t.offset + t.bytes;
-    if (end > bytes.length) throw new GgufError(`file truncated: tensor ${t.name} ends at byte ${end}, file has ${bytes.length}`);
+    if (end > fileSize) throw new GgufError(`file truncated: tensor ${t.name} ends at byte ${end}, file has ${fileSize}`);
     tensors.set(t.name, t);
   }
-  return { version, metadata, tensors, dataOffset, bytes };
+  return { version, metadata, tensors, dataOffset, bytes, fileSize };
 }
 
 /** Raw bytes of one tensor (a view, no copy). */
 export function tensorBytes(g: Gguf, name: string): Uint8Array {
   const t = g.tensors.get(name);
   if (!t) throw new GgufError(`tensor ${name} not found`);
+  if (g.dataOffset + t.offset + t.bytes > g.bytes.length) throw new GgufError(`tensor ${name} lies beyond the header prefix in memory: read it with readTensor`);
   return g.bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.bytes);
 }
 

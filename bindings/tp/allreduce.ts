@@ -1,6 +1,7 @@
-// All-reduce of row-parallel partial sums between shards over shared memory, run inside each shard's thread.
-//   exact       f32 sum of every shard's partial, read in place (zero-copy), in shard order 0…S−1
-//   all-gather  each shard encodes its partial once; every shard decodes all of them in shard order
+// All-reduce of row-parallel partial sums between shards, run inside each shard's thread, over a Link (tp/link.ts):
+// a shard's partial and sum live in its own memory; only bytes copied through the link cross between shards.
+//   exact       every shard sends its f32 partial to all; each adds them in shard order 0…S−1
+//   all-gather  each shard encodes its partial once and sends it to all; every shard decodes all in shard order
 //   rs-ag       reduce-scatter (shard c sums feature chunk c of every partial) then all-gather of the
 //               re-encoded chunk sums; every shard decodes the same bytes, so all stay bitwise identical
 import { Arena } from '../arena.js';
@@ -9,8 +10,8 @@ import { SimdCodec } from '../codec/simd.js';
 import { contextFor, parseCommMode } from '../calibrate/plan.js';
 import { FeatureRanges } from '../calibrate/ranges.js';
 import { Kernels } from '../model/transformer.js';
-import { Barrier } from './barrier.js';
-import { MemoryMap, partialPtr, ShardMap } from './memory.js';
+import { Link } from './link.js';
+import { ShardMemory } from './memory.js';
 import { splitRange } from './plan.js';
 import { autoChoice } from './policy.js';
 
@@ -57,7 +58,7 @@ export class Communicator {
   private chunks: [number, number][];
   private rotate = 0;
   private smooth: Float32Array[][] | null = null; // [site][shard] per-feature calibrated range (probe)
-  /** Identity check (tests): after every all-reduce, compare this shard's sum with shard 0's, bit for bit. */
+  /** Identity check (tests): after every all-reduce, every shard sends its sum and compares shard 0's, bit for bit. */
   verify = false;
   checks = 0;
   mismatches = 0;
@@ -66,18 +67,20 @@ export class Communicator {
   /** Calibration: ranges of this shard's partial and of the sum, per site (set by startObserving). */
   observed: { partial: FeatureRanges; sum: FeatureRanges }[] | null = null;
 
-  constructor(private map: MemoryMap, private me: number, private k: Kernels & KernelExports, private bytes: Uint8Array,
-              private barrier: Barrier, private sites: number) {
-    this.chunks = splitRange(map.hidden, map.shards.length, 16);
+  constructor(private mem: ShardMemory, private k: Kernels & KernelExports, private bytes: Uint8Array, private link: Link, private sites: number) {
+    this.chunks = splitRange(mem.hidden, link.size, 16);
   }
 
-  get S(): number { return this.map.shards.length; }
+  get S(): number { return this.link.size; }
+  private get me(): number { return this.link.rank; }
+  /** A view of this shard's own memory (re-made per call: views of a grown or replaced buffer go stale). */
+  private view(ptr: number, n: number): Uint8Array { return new Uint8Array(this.bytes.buffer, ptr, n); }
 
   configure(cfg: CommConfig | null): void {
     this.codecs = null;
     this.rotate = cfg?.rotate ?? 0;
-    if (this.rotate && (cfg!.algorithm !== 'all-gather' || this.map.hidden % this.rotate || this.rotate & (this.rotate - 1)))
-      throw new Error(`rotate ${this.rotate}: needs all-gather and a power-of-two block dividing ${this.map.hidden}`);
+    if (this.rotate && (cfg!.algorithm !== 'all-gather' || this.mem.hidden % this.rotate || this.rotate & (this.rotate - 1)))
+      throw new Error(`rotate ${this.rotate}: needs all-gather and a power-of-two block dividing ${this.mem.hidden}`);
     this.smooth = null;
     if (cfg?.smooth) {
       if (cfg.algorithm !== 'all-gather' || !cfg.sites || cfg.rotate) throw new Error('smooth: needs all-gather, a calibration profile and no rotation');
@@ -86,7 +89,7 @@ export class Communicator {
     this.auto = cfg?.mode.startsWith('auto') ?? false;
     if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
     if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
-    const mode = parseCommMode(cfg.mode), E = this.map.hidden, s = this.map.shards[this.me];
+    const mode = parseCommMode(cfg.mode), E = this.mem.hidden, s = this.mem;
     const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
     const scratch = { cap: this.k.scratchBytes(E), ptr: 0 };
     scratch.ptr = arena.alloc(scratch.cap);
@@ -108,16 +111,17 @@ export class Communicator {
   }
 
   startObserving(momentum = 0.9): void {
-    const E = this.map.hidden;
+    const E = this.mem.hidden;
     this.observed = Array.from({ length: this.sites }, () => ({ partial: new FeatureRanges(E, momentum), sum: new FeatureRanges(E, momentum) }));
   }
 
+  /** Sum of every shard's `partial` [M × E] at a row-parallel site, in this shard's memory (returns its pointer). */
   reduce(site: number, partial: number, M: number): number {
-    const n = M * this.map.hidden;
+    const n = M * this.mem.hidden;
     if (this.poison?.site === site) new Float32Array(this.bytes.buffer, partial, n)[this.poison.index] = this.poison.value;
     let sum: number;
     if (this.S === 1) sum = partial;
-    else if (!this.codecs || (this.auto && autoChoice(this.S, n) === 'exact')) sum = this.exact(site, n);
+    else if (!this.codecs || (this.auto && autoChoice(this.S, n) === 'exact')) sum = this.exact(partial, n);
     else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
     else sum = this.reduceScatterAllGather(site, partial, M);
     if (this.verify && this.S > 1) this.checkIdentical(sum, n);
@@ -129,92 +133,114 @@ export class Communicator {
     return sum;
   }
 
-  private exact(site: number, n: number): number {
-    const sum = this.map.shards[this.me].sum;
-    this.barrier.wait();
-    const first = partialPtr(this.map, this.map.shards[0], site);
-    this.bytes.copyWithin(sum, first, first + 4 * n);
-    for (let t = 1; t < this.S; t++) this.k.add(sum, partialPtr(this.map, this.map.shards[t], site), n);
-    this.bytesSent += 4 * n; this.valuesSent += n;
+  /**
+   * The exact f32 sum, whatever the codec. `counted`: false for the vocabulary-parallel embedding lookup, whose
+   * exchange is not a row-parallel all-reduce and stays out of the wire bits/value statistics.
+   */
+  exact(partial: number, n: number, counted = true): number {
+    const sum = this.mem.sum, tmp = this.mem.commTmp, bytes = 4 * n;
+    if (this.S === 1) { this.bytes.copyWithin(sum, partial, partial + bytes); return sum; }
+    this.link.send('all', this.view(partial, bytes));
+    this.link.fence();
+    if (this.me === 0) this.bytes.copyWithin(sum, partial, partial + bytes);
+    else this.link.recv(0, 'all', this.view(sum, bytes));
+    for (let t = 1; t < this.S; t++) {
+      if (t === this.me) this.k.add(sum, partial, n);
+      else { this.link.recv(t, 'all', this.view(tmp, bytes)); this.k.add(sum, tmp, n); }
+    }
+    if (counted) { this.bytesSent += bytes; this.valuesSent += n; }
     return sum;
   }
 
   private allGather(site: number, partial: number, M: number): number {
-    const n = M * this.map.hidden, me = this.map.shards[this.me], codecs = this.codecs![site].partial;
-    const slot = (t: number) => (site % 2 === 0 ? this.map.shards[t].wireA : this.map.shards[t].wireB);
+    const n = M * this.mem.hidden, me = this.mem, codecs = this.codecs![site].partial;
     if (this.rotate) {
       this.bytes.copyWithin(me.commTmp, partial, partial + 4 * n);
       hadamardBlocks(new Float32Array(this.bytes.buffer, me.commTmp, n), this.rotate, false);
       partial = me.commTmp;
     }
-    const E = this.map.hidden, sm = this.smooth?.[site];
+    const E = this.mem.hidden, sm = this.smooth?.[site];
     if (sm) {
       const src = new Float32Array(this.bytes.buffer, partial, n), dst = new Float32Array(this.bytes.buffer, me.commTmp, n), r = sm[this.me];
       for (let i = 0; i < n; i++) dst[i] = src[i] / r[i % E];
       partial = me.commTmp;
     }
-    this.bytesSent += codecs[this.me].encode(partial, M, slot(this.me), me.wireCap);
+    const sent = codecs[this.me].encode(partial, M, me.wireOut, me.wireCap);
+    this.bytesSent += sent;
     this.valuesSent += n;
-    this.barrier.wait();
+    this.link.send('all', this.view(me.wireOut, sent));
+    this.link.fence();
+    // decode shard t's block from my own memory: my encoded bytes, or a peer's copied in from the link
+    const block = (t: number) => { if (t === this.me) return me.wireOut; this.link.recv(t, 'all', this.view(me.wireIn, me.wireCap)); return me.wireIn; };
     this.bytes.fill(0, me.sum, me.sum + 4 * n);
     if (sm) { // decode each partial on its own, unsmooth it with its shard's ranges, add in shard order
       const tmp = new Float32Array(this.bytes.buffer, me.commTmp + 4 * n, n), sum = new Float32Array(this.bytes.buffer, me.sum, n);
       for (let t = 0; t < this.S; t++) {
-        codecs[t].decode(slot(t), me.wireCap, me.commTmp + 4 * n, n, false);
+        codecs[t].decode(block(t), me.wireCap, me.commTmp + 4 * n, n, false);
         const r = sm[t];
         for (let i = 0; i < n; i++) sum[i] += tmp[i] * r[i % E];
       }
-    } else for (let t = 0; t < this.S; t++) codecs[t].decode(slot(t), me.wireCap, me.sum, n, true);
+    } else for (let t = 0; t < this.S; t++) codecs[t].decode(block(t), me.wireCap, me.sum, n, true);
     if (this.rotate) hadamardBlocks(new Float32Array(this.bytes.buffer, me.sum, n), this.rotate, true);
     return me.sum;
   }
 
   private reduceScatterAllGather(site: number, partial: number, M: number): number {
-    const E = this.map.hidden, me = this.map.shards[this.me], sc = this.codecs![site], S = this.S;
-    const sub = Math.floor(me.wireCap / S / 64) * 64;
-    const tmp = me.commTmp, red = me.commTmp + 4 * M * E;
-    // step 1: send chunk c of my partial to shard c
+    const me = this.mem, sc = this.codecs![site], S = this.S;
+    const tmp = me.commTmp, red = me.commTmp + 4 * M * me.hidden;
+    // round 1: chunk c of my partial to shard c
     for (let c = 0; c < S; c++) {
       if (c === this.me) continue;
       const [a, b] = this.chunks[c];
       this.gather(partial, M, a, b, tmp);
-      this.bytesSent += sc.chunk[this.me][c]!.encode(tmp, M, me.wireA + c * sub, sub);
+      const sent = sc.chunk[this.me][c]!.encode(tmp, M, me.wireOut, this.link.capOne);
+      this.link.send(c, this.view(me.wireOut, sent));
+      this.bytesSent += sent;
       this.valuesSent += M * (b - a);
     }
-    this.barrier.wait();
-    // reduce my chunk in shard order, then send the sum to everyone
+    this.link.fence();
+    // reduce my chunk in shard order, then send its encoded sum to everyone (round 2)
     const [a, b] = this.chunks[this.me], w = b - a;
     this.bytes.fill(0, red, red + 4 * M * w);
     for (let t = 0; t < S; t++) {
-      if (t === this.me) { this.gather(partial, M, a, b, tmp); this.k.add(red, tmp, M * w); }
-      else sc.chunk[t][this.me]!.decode(this.map.shards[t].wireA + this.me * sub, sub, red, M * w, true);
+      if (t === this.me) { this.gather(partial, M, a, b, tmp); this.k.add(red, tmp, M * w); continue; }
+      this.link.recv(t, 'one', this.view(me.wireIn, this.link.capOne));
+      sc.chunk[t][this.me]!.decode(me.wireIn, this.link.capOne, red, M * w, true);
     }
-    this.bytesSent += sc.sum[this.me].encode(red, M, me.wireB, me.wireCap);
+    const sent = sc.sum[this.me].encode(red, M, me.wireOut, me.wireCap);
+    this.link.send('all', this.view(me.wireOut, sent));
+    this.bytesSent += sent;
     this.valuesSent += M * w;
-    this.barrier.wait();
+    this.link.fence();
     for (let c = 0; c < S; c++) {
       const [ca, cb] = this.chunks[c];
-      sc.sum[c].decode(this.map.shards[c].wireB, me.wireCap, tmp, M * (cb - ca), false);
+      let src = me.wireOut;
+      if (c !== this.me) { this.link.recv(c, 'all', this.view(me.wireIn, me.wireCap)); src = me.wireIn; }
+      sc.sum[c].decode(src, me.wireCap, tmp, M * (cb - ca), false);
       this.scatter(tmp, M, ca, cb, me.sum);
     }
     return me.sum;
   }
 
+  /** Tests: every shard sends its sum through the link; each compares shard 0's with its own, bit for bit. */
   private checkIdentical(sum: number, n: number): void {
-    this.barrier.wait(); // every shard has its sum
-    const mine = new Int32Array(this.bytes.buffer, sum, n), ref = new Int32Array(this.bytes.buffer, this.map.shards[0].sum, n);
-    for (let i = 0; i < n; i++) if (mine[i] !== ref[i]) { this.mismatches++; break; }
+    this.link.send('all', this.view(sum, 4 * n));
+    this.link.fence();
+    if (this.me !== 0) {
+      this.link.recv(0, 'all', this.view(this.mem.commTmp, 4 * n));
+      const mine = new Int32Array(this.bytes.buffer, sum, n), ref = new Int32Array(this.bytes.buffer, this.mem.commTmp, n);
+      for (let i = 0; i < n; i++) if (mine[i] !== ref[i]) { this.mismatches++; break; }
+    }
     this.checks++;
-    this.barrier.wait(); // nobody moves on (and overwrites its sum) before all have compared
   }
 
   /** Columns [a, b) of x [M × E] → out [M × (b − a)]. */
   private gather(x: number, M: number, a: number, b: number, out: number): void {
-    const E = this.map.hidden, w = b - a;
+    const E = this.mem.hidden, w = b - a;
     for (let m = 0; m < M; m++) this.bytes.copyWithin(out + 4 * m * w, x + 4 * (m * E + a), x + 4 * (m * E + b));
   }
   private scatter(x: number, M: number, a: number, b: number, out: number): void {
-    const E = this.map.hidden, w = b - a;
+    const E = this.mem.hidden, w = b - a;
     for (let m = 0; m < M; m++) this.bytes.copyWithin(out + 4 * (m * E + a), x + 4 * m * w, x + 4 * (m + 1) * w);
   }
 }

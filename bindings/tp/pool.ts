@@ -1,7 +1,8 @@
-// A pool of shard workers. Every call has a deadline; a worker that errors, exits or stalls fails every pending
-// call within that bound, raises the abort flag (so shards blocked in barriers stop too) and closes the pool.
-import { abortPool } from './barrier.js';
-import { CTRL_INTS } from './memory.js';
+// A pool of shard workers, one per shard, each owning its own memory; they talk only through the link. Every call
+// has a deadline (a loading shard extends it with each progress note); a worker that errors, exits or stalls fails
+// every pending call within that bound, raises the link's abort flag (so shards blocked in a fence stop too) and
+// closes the pool.
+import { abortSharedLink, SharedLinkSpec } from './link.js';
 import type { Reply, Request } from './worker.js';
 import type { ShardInit } from './shard.js';
 
@@ -11,7 +12,12 @@ interface WorkerLike {
   on(ev: 'message' | 'error' | 'exit', f: (x: never) => void): void;
 }
 
-export interface PoolOptions { callTimeoutMs?: number; barrierTimeoutMs?: number }
+export interface PoolOptions {
+  callTimeoutMs?: number; barrierTimeoutMs?: number;
+  /** Loading: no progress note from a shard for this long fails the load (default 120 s). */
+  loadStallMs?: number;
+  onProgress?: (shard: number, done: number, total: number) => void;
+}
 
 /** Web Workers (Deno, browsers): module workers; a dead one shows up through the call deadlines. */
 function webWorker(url: URL): WorkerLike {
@@ -36,17 +42,19 @@ async function spawn(): Promise<WorkerLike> {
   const { Worker } = await import('node:worker_threads');
   // From TypeScript sources (tests, tsx) the worker registers the tsx loader itself; the package runs compiled .js.
   const fromSource = import.meta.url.endsWith('.ts');
-  return new Worker(new URL(fromSource ? './worker-tsx.mjs' : './worker.js', import.meta.url), { execArgv: [] }) as unknown as WorkerLike;
+  const w = new Worker(new URL(fromSource ? './worker-tsx.mjs' : './worker.js', import.meta.url), { execArgv: [] });
+  w.unref(); // an engine nobody closed must not keep the process alive; pending calls hold their own timers
+  return w as unknown as WorkerLike;
 }
 
 export class ShardPool {
-  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>;
+                                       shard: number; arm: () => ReturnType<typeof setTimeout> }>();
   private nextId = 1;
   private dead: Error | null = null;
-  private ctrl: Int32Array;
+  private onProgress?: PoolOptions['onProgress'];
 
-  private constructor(private workers: WorkerLike[], memory: WebAssembly.Memory, ctrlPtr: number, private callTimeoutMs: number) {
-    this.ctrl = new Int32Array(memory.buffer, ctrlPtr, CTRL_INTS);
+  private constructor(private workers: WorkerLike[], private link: SharedLinkSpec, private callTimeoutMs: number) {
     workers.forEach((w, s) => {
       w.on('message', (r: Reply) => this.settle(r));
       w.on('error', (e: Error) => this.fail(new Error(`shard ${s} crashed: ${e.message}`)));
@@ -54,11 +62,16 @@ export class ShardPool {
     });
   }
 
-  static async start(init: Omit<ShardInit, 'shard' | 'barrierTimeoutMs'>, opts: PoolOptions = {}): Promise<ShardPool> {
-    const S = init.map.shards.length;
+  /** One worker per shard of `init.plans`; each loads its own slice of the model from `init.source`. */
+  static async start(init: Omit<ShardInit, 'shard' | 'barrierTimeoutMs' | 'link'>, link: SharedLinkSpec, opts: PoolOptions = {}): Promise<ShardPool> {
+    const S = init.plans.length;
     const workers = await Promise.all(Array.from({ length: S }, spawn));
-    const pool = new ShardPool(workers, init.memory, init.map.ctrl, opts.callTimeoutMs ?? 120_000);
-    await Promise.all(workers.map((_, s) => pool.call(s, { op: 'init', init: { ...init, shard: s, barrierTimeoutMs: opts.barrierTimeoutMs ?? 30_000 } })));
+    const pool = new ShardPool(workers, link, opts.callTimeoutMs ?? 120_000);
+    pool.onProgress = opts.onProgress;
+    try {
+      await Promise.all(workers.map((_, s) => pool.call(s, { op: 'init', init: { ...init, shard: s, link, barrierTimeoutMs: opts.barrierTimeoutMs ?? 30_000 } },
+        opts.loadStallMs ?? 120_000)));
+    } catch (e) { await pool.close(); throw e; }
     return pool;
   }
 
@@ -68,8 +81,8 @@ export class ShardPool {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new Error(`shard ${shard} did not answer "${req.op}" within ${timeoutMs} ms`)), timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      const arm = () => setTimeout(() => this.fail(new Error(`shard ${shard} did not answer "${req.op}" within ${timeoutMs} ms`)), timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer: arm(), shard, arm });
       this.workers[shard].postMessage({ id, req });
     });
   }
@@ -82,6 +95,7 @@ export class ShardPool {
   private settle(r: Reply): void {
     const p = this.pending.get(r.id);
     if (!p) return;
+    if ('progress' in r) { clearTimeout(p.timer); p.timer = p.arm(); this.onProgress?.(p.shard, ...r.progress); return; }
     this.pending.delete(r.id);
     clearTimeout(p.timer);
     if (r.ok) p.resolve(r.value);
@@ -91,7 +105,7 @@ export class ShardPool {
   private fail(e: Error): void {
     if (this.dead) return;
     this.dead = e;
-    abortPool(this.ctrl);
+    abortSharedLink(this.link);
     for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(e); }
     this.pending.clear();
     for (const w of this.workers) void w.terminate();

@@ -3,7 +3,7 @@ import { Shard, ShardInit } from './shard.js';
 
 export type Request =
   | { op: 'init'; init: ShardInit }
-  | { op: 'forward'; M: number; pos0: number; logitsFrom: number }
+  | { op: 'forward'; tokens: Int32Array; pos0: number; logitsFrom: number }
   | { op: 'comm'; config: Parameters<Shard['configureComm']>[0] }
   | { op: 'observe'; momentum?: number }
   | { op: 'verify'; on: boolean }
@@ -11,35 +11,46 @@ export type Request =
   | { op: 'observed' }
   | { op: 'stall'; ms: number }    // test hook: block this shard (fault tests)
   | { op: 'benchReduce'; M: number; reps: number };
-export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string };
+/** A reply settles call `id`; a progress note (loading) only tells the caller the shard is alive and how far it got. */
+export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string } | { id: number; progress: [number, number] };
 
-interface Port { postMessage(m: unknown): void; on?(ev: 'message', f: (m: unknown) => void): void }
+interface Port { postMessage(m: unknown, transfer?: Transferable[]): void }
 
 /** One request against the shard this thread owns (also used in-process by tp/local.ts). */
-export function dispatch(state: { shard: Shard | null }, req: Request): unknown {
+export async function dispatch(state: { shard: Shard | null }, req: Request, progress?: (done: number, total: number) => void): Promise<unknown> {
+  if (req.op === 'init') { state.shard = await Shard.create(req.init, progress); return { bytes: state.shard.bytes }; }
   const shard = state.shard;
+  if (!shard) throw new Error(`shard not initialised (request "${req.op}")`);
   switch (req.op) {
-    case 'init': state.shard = new Shard(req.init); return undefined;
-    case 'forward': return shard!.forward(req.M, req.pos0, req.logitsFrom);
-    case 'comm': shard!.configureComm(req.config); return undefined;
-    case 'observe': shard!.comm.startObserving(req.momentum); return undefined;
-    case 'verify': shard!.comm.verify = req.on; return undefined;
-    case 'poison': shard!.comm.poison = req.poison; return undefined;
-    case 'observed': { const v = shard!.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard!.comm.observed = null; return v; }
-    case 'benchReduce': return shard!.benchReduce(req.M, req.reps);
+    case 'forward': return shard.forward(req.tokens, req.pos0, req.logitsFrom);
+    case 'comm': shard.configureComm(req.config); return undefined;
+    case 'observe': shard.comm.startObserving(req.momentum); return undefined;
+    case 'verify': shard.comm.verify = req.on; return undefined;
+    case 'poison': shard.comm.poison = req.poison; return undefined;
+    case 'observed': { const v = shard.comm.observed?.map((o) => ({ partial: o.partial.toJSON(), sum: o.sum.toJSON() })); shard.comm.observed = null; return v; }
+    case 'benchReduce': return shard.benchReduce(req.M, req.reps);
     case 'stall': { const until = Date.now() + req.ms; while (Date.now() < until) { /* busy: a hung shard */ } return undefined; }
   }
 }
 
 export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request }) => void) => void): void {
   const state = { shard: null as Shard | null };
+  let queue = Promise.resolve(); // requests run one at a time, in order, even across the async init
   onMessage(({ id, req }) => {
-    try {
-      const value = dispatch(state, req);
-      port.postMessage({ id, ok: true, value } satisfies Reply);
-    } catch (e) {
-      port.postMessage({ id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies Reply);
-    }
+    queue = queue.then(async () => {
+      let last = 0;
+      const progress = (done: number, total: number) => {
+        const now = Date.now();
+        if (now - last > 200 || done === total) { last = now; port.postMessage({ id, progress: [done, total] } satisfies Reply); }
+      };
+      try {
+        const value = await dispatch(state, req, progress);
+        const logits = (value as { logits?: Float32Array | null } | undefined)?.logits;
+        port.postMessage({ id, ok: true, value } satisfies Reply, logits ? [logits.buffer as ArrayBuffer] : []);
+      } catch (e) {
+        port.postMessage({ id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies Reply);
+      }
+    });
   });
 }
 
@@ -47,9 +58,9 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
 // a Node worker_threads file finds its parentPort. Imported in-process (tp/local.ts), neither applies.
 const inWebWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 if (inWebWorker) {
-  const w = self as unknown as { postMessage(m: unknown): void; onmessage: ((e: { data: unknown }) => void) | null };
+  const w = self as unknown as { postMessage(m: unknown, t?: Transferable[]): void; onmessage: ((e: { data: unknown }) => void) | null };
   serve(w, (f) => { w.onmessage = (e) => f(e.data as { id: number; req: Request }); });
 } else if (typeof globalThis.process?.versions?.node === 'string') {
   const { parentPort } = await import('node:worker_threads');
-  if (parentPort) serve(parentPort, (f) => parentPort.on('message', f));
+  if (parentPort) serve(parentPort as unknown as Port, (f) => parentPort.on('message', f));
 }
