@@ -18,9 +18,8 @@ $('run').addEventListener('click', async () => {
     const file = $('file').files[0], tp = Number($('tp').value), key = `${file.name}/${file.size}/${tp}`;
     if (loadedFor !== key) {
       if (engine) await engine.close();
-      status(`reading ${file.name} …`);
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      engine = await Engine.load(bytes, { tp, progress: (m) => status(m) });
+      // the File itself: each shard worker reads only its slice of it (no whole-model copy in the page)
+      engine = await Engine.load(file, { tp, progress: (m) => status(m) });
       loadedFor = key;
     }
     const comm = $('comm').value;

@@ -7,7 +7,7 @@ const modelBlob = async (url) => (await fetch(url)).blob();
 
 /** lowbit-tp: `prompt` token ids prefilled at once, then `decode` single-token steps (greedy not needed for speed). */
 window.benchLowbit = async ({ url, tp, comm, prompt, decode, quantizedDecode = false }) => {
-  const engine = await Engine.load(new Uint8Array(await (await modelBlob(url)).arrayBuffer()), { tp, maxBatch: prompt.length, context: prompt.length + decode + 8, quantizedDecode });
+  const engine = await Engine.load(await modelBlob(url), { tp, maxBatch: prompt.length, context: prompt.length + decode + 8, quantizedDecode });
   try {
     await engine.setComm(comm === 'exact' ? null : { mode: comm, algorithm: 'all-gather', fraction: 1 / 64 });
     engine.reset(); await engine.forward(prompt.slice(0, 8)); engine.reset(); // warm-up
