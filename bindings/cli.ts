@@ -15,7 +15,8 @@ usage: lowbit-tp <command> [options]
   run          generate text:  --prompt "…"  [--model smollm2|gemma3|FILE.gguf (default smollm2)]  [--tp 2]
                [--comm exact|auto|CODEC (default exact)] [--algorithm all-gather|rs-ag] [--max-tokens 64]
                [--temperature 0] [--top-p 0.95] [--seed 1] [--chat] [--context 2048] [--profile FILE]
-               [--decode-weights gguf|f32: decode from the Q4_1/Q8_0 blocks with int8 activations (default) or f32]
+               [--decode-weights gguf|f32: single-token steps multiply int8 activations with the packed blocks (default) or
+                dequantize them to f32 arithmetic; weights stay packed either way]
   serve        OpenAI-compatible HTTP API (GET /v1/models, POST /v1/completions, POST /v1/chat/completions):
                --model M --tp N [--comm exact|auto|CODEC] [--host 127.0.0.1] [--port 8080] [--api-key KEY: required
                off loopback] [--context 2048] [--max-tokens-cap 1024] [--max-body 1048576] [--max-queue 64] [--drain 60]
