@@ -3,7 +3,7 @@
 // and node-llama-cpp (native llama.cpp, CPU) on the same file with the same thread count where bench/peers has it.
 // Every engine stays loaded, so the timed repeats interleave across TP degrees (noisy machines); warm-up first.
 // Usage: node dist/bench/large.bench.js [--model llama-3.1-8b] [--tp 2,4,8] [--prompt 512] [--decode 16] [--reps 5]
-//        [--prefill-reps 1] [--peer] [--out docs/results/large-<model>.json]
+//        [--prefill-reps 1] [--peer] [--flavor simd|relaxed] [--out docs/results/large-<model>.json]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,7 @@ const model = arg('model', 'llama-3.1-8b'), tps = arg('tp', '2,4,8').split(',').
 const promptLen = Number(arg('prompt', '512')), decode = Number(arg('decode', '16'));
 const reps = Number(arg('reps', '5')), prefillReps = Number(arg('prefill-reps', '1'));
 const out = arg('out', `docs/results/large-${model}.json`);
+const flavor = arg('flavor', 'simd') as 'simd' | 'relaxed'; // relaxed: FMA where the runtime has it (Node ≥ 22)
 const log = (s: string) => console.error(s);
 const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const stat = (v: number[]) => ({ median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length });
@@ -35,7 +36,7 @@ interface Loaded { tp: number; engine: Engine; loadS: number; rssGiB: number; pl
 const engines: Loaded[] = [];
 for (const tp of tps) {
   const rss0 = process.memoryUsage().rss, t0 = performance.now();
-  const engine = await Engine.load(path, { tp, maxBatch: 64, context: promptLen + decode + 8, quantizedDecode: true, progress: (m) => log(`  TP ${tp}: ${m}`) });
+  const engine = await Engine.load(path, { tp, maxBatch: 64, context: promptLen + decode + 8, quantizedDecode: true, flavor, progress: (m) => log(`  TP ${tp}: ${m}`) });
   const loadS = (performance.now() - t0) / 1000, rssGiB = gib(process.memoryUsage().rss - rss0);
   engines.push({ tp, engine, loadS, rssGiB, planGiB: gib(engine.shardBytes.reduce((a, b) => a + b, 0)) });
   log(`TP ${tp}: loaded in ${loadS.toFixed(1)} s, resident +${rssGiB.toFixed(2)} GiB (plan ${engines.at(-1)!.planGiB.toFixed(2)} GiB, file ${gib(fileBytes).toFixed(2)} GiB)`);
@@ -92,7 +93,7 @@ if (process.argv.includes('--peer') && existsSync(`${PEERS}/node-llama-cpp`)) {
 }
 
 const f = (s: ReturnType<typeof stat>) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}, n=${s.n})`;
-console.log(`\n${model} (synthetic, ${gib(fileBytes).toFixed(2)} GiB file), prompt ${promptLen}, decode ${decode} tokens; ${machine().cpu}, ${machine().cores} cores, ${process.version}`);
+console.log(`\n${model} (synthetic, ${gib(fileBytes).toFixed(2)} GiB file), prompt ${promptLen}, decode ${decode} tokens, ${flavor} kernels; ${machine().cpu}, ${machine().cores} cores, ${process.version}`);
 console.log(`TP 1: ${tp1Refusal}`);
 console.log('| engine | threads | load s | resident GiB (× file) | prefill tok/s | decode tok/s |\n|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| lowbit-tp TP ${r.tp} | ${r.threads} | ${r.loadS.toFixed(1)} | ${r.rssGiB.toFixed(2)} (${(r.rssGiB / gib(fileBytes)).toFixed(2)}×) | ${f(r.prefill)} | ${f(r.decode)} |`);
@@ -104,4 +105,4 @@ for (const p of peers.filter((p) => !p.error)) {
   if (r) console.log(`${p.threads} threads: lowbit-tp / node-llama-cpp decode ${(r.decode.median / p.decode.median).toFixed(2)}×, prefill ${(r.prefill.median / p.prefill.median).toFixed(2)}×`);
 }
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ machine: machine(), model, fileBytes, promptLen, decode, tp1Refusal, rows, peers }, null, 1));
+writeFileSync(out, JSON.stringify({ machine: machine(), model, flavor, fileBytes, promptLen, decode, tp1Refusal, rows, peers }, null, 1));
