@@ -5,6 +5,10 @@
 //   fmt 4: [B × 16 code bytes][B × f32 d][B × f32 m]   24 B/block; byte j: element j (low nibble), j + 16 (high)
 //   fmt 8: [B × 32 i8 codes][B × f32 d][B × f32 m]     40 B/block
 //   fmt 6: [B × 32 i8 codes][2B × f32 d]               40 B/block; d[2b + h] scales half h (16 values) of block b
+//   fmt 5: per 256-value super-block, 152 B (19 B/block): [8 × 16 code bytes as fmt 4][8 × u8 sc][8 × u8 mn][f32 D][f32 Dmin]
+//          d = D·sc, m = −(Dmin·mn) per block, computed here (exact: Q4_K's d1 = fr(d·sc), dm1 = fr(dmin·mn))
+//   fmt 7: per 256-value super-block, 212 B (26.5 B/block): [8 × 16 low-nibble bytes as fmt 4][4 × 16 high-bit bytes]
+//          [16 × i8 sc][f32 D]; w = fr(D·sc)·(u − 32) (Q6_K's arithmetic). Layout details: matmul_qk.ts.
 //   fmt 0: K × f32
 // Used by matmulQ (one panel of rows at a time into scratch) and exported as dequantRows (embedding lookup, tests).
 
@@ -12,6 +16,8 @@
 @inline export function packedRowBytes(fmt: i32, K: i32): usize {
   if (fmt == 4) return <usize>(K >> 5) * 24;
   if (fmt == 8 || fmt == 6) return <usize>(K >> 5) * 40;
+  if (fmt == 5) return <usize>(K >> 8) * 152;
+  if (fmt == 7) return <usize>(K >> 8) * 212;
   return <usize>K << 2;
 }
 
@@ -67,7 +73,37 @@
   }
 }
 
-/** out[rows × K] (f32) = the packed rows at w, dequantized. K % 32 == 0 for fmt ≠ 0. */
+/** fmt 5 row of G super-blocks → f32. */
+@inline function rowQ5(row: usize, G: i32, out: usize): void {
+  const mask = i8x16.splat(0x0f);
+  for (let g = 0; g < G; g++) {
+    const p = row + <usize>g * 152, D = load<f32>(p, 144), Dm = load<f32>(p, 148);
+    for (let j = 0; j < 8; j++) {
+      const q = v128.load(p + (<usize>j << 4)), o = out + (<usize>((g << 3) + j) << 7);
+      const d = f32x4.splat(D * <f32>load<u8>(p + 128 + j)), m = f32x4.splat(-(Dm * <f32>load<u8>(p + 136 + j)));
+      put16u(v128.and(q, mask), d, m, o);
+      put16u(i8x16.shr_u(q, 4), d, m, o + 64);
+    }
+  }
+}
+/** fmt 7 row of G super-blocks → f32: u = nibble | high bits << 4, w = (D·sc)·(u − 32). */
+@inline function rowQ7(row: usize, G: i32, out: usize): void {
+  const mask = i8x16.splat(0x0f), hm = i8x16.splat(0x30), off = i8x16.splat(32);
+  for (let g = 0; g < G; g++) {
+    const p = row + <usize>g * 212, D = load<f32>(p, 208);
+    for (let j = 0; j < 8; j++) {
+      const q = v128.load(p + (<usize>j << 4)), o = out + (<usize>((g << 3) + j) << 7);
+      let H = v128.load(p + 128 + (<usize>(j >> 1) << 4));
+      if (j & 1) H = i16x8.shr_u(H, 2);
+      const u0 = v128.or(v128.and(q, mask), v128.and(H, hm)), u1 = v128.or(i8x16.shr_u(q, 4), v128.and(i16x8.shl(H, 4), hm));
+      const s = p + 192 + (j << 1);
+      put16sNoMin(i8x16.sub(u0, off), f32x4.splat(D * <f32>load<i8>(s)), o);
+      put16sNoMin(i8x16.sub(u1, off), f32x4.splat(D * <f32>load<i8>(s, 1)), o + 64);
+    }
+  }
+}
+
+/** out[rows × K] (f32) = the packed rows at w, dequantized. K % 32 == 0 for fmt ≠ 0, K % 256 == 0 for fmt 5, 7. */
 export function dequantRows(fmt: i32, w: usize, K: i32, rows: i32, out: usize): void {
   const rowBytes = packedRowBytes(fmt, K), outRow = <usize>K << 2, B = K >> 5;
   if (fmt == 0) { memory.copy(out, w, <usize>rows * outRow); return; }
@@ -76,6 +112,8 @@ export function dequantRows(fmt: i32, w: usize, K: i32, rows: i32, out: usize): 
     if (fmt == 4) rowQ4(row, B, o);
     else if (fmt == 8) rowQ8(row, B, o);
     else if (fmt == 6) rowQ6(row, B, o);
+    else if (fmt == 5) rowQ5(row, K >> 8, o);
+    else if (fmt == 7) rowQ7(row, K >> 8, o);
     else unreachable();
   }
 }

@@ -7,13 +7,13 @@
 // are split into even and odd i16 lanes with 16-bit shifts and masks (native), and the activations are stored
 // once per GEMV as i16, de-interleaved to match. The relaxed build's Q4_1 uses the i8 × i7 dot on the i8 codes.
 
-/** Slot of element j (0…31) in a block of the i16 activation copy: x[0,2,…,14] x[1,3,…,15] x[16,18,…,30] x[17,…,31]. */
-@inline function slot16(j: i32): i32 { return (j & 16) + ((j & 1) << 3) + ((j & 15) >> 1); }
-
 /**
  * x[K] → xq[3K bytes]: K i8 codes, then the same codes as K i16 in slot16 order; dx[K/32] (block scale),
  * sx[K/32] (block sum of x, for Q4_1's m term). K % 32 == 0.
  */
+import { slot16, dotQ8, dotQ4, hsum, hsum4, hsumI, dotHalf } from './qdot';
+import { gemvQ5, gemvQ7 } from './matmul_qk';
+
 export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): void {
   const x16 = xq + <usize>K;
   for (let b = 0; b < K >> 5; b++) {
@@ -29,38 +29,6 @@ export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): vo
     store<f32>(dx + (<usize>b << 2), d);
     store<f32>(sx + (<usize>b << 2), sum);
   }
-}
-
-/** Σ of 32 products of Q8_0 codes (w0: elements 0–15, w1: 16–31) with the block's i16 activations, as i32 lanes. */
-@inline function dotQ8(w0: v128, w1: v128, x16: usize): v128 {
-  const e0 = i16x8.shr_s(i16x8.shl(w0, 8), 8), o0 = i16x8.shr_s(w0, 8);
-  const e1 = i16x8.shr_s(i16x8.shl(w1, 8), 8), o1 = i16x8.shr_s(w1, 8);
-  return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(e0, v128.load(x16)), i32x4.dot_i16x8_s(o0, v128.load(x16, 16))),
-                   i32x4.add(i32x4.dot_i16x8_s(e1, v128.load(x16, 32)), i32x4.dot_i16x8_s(o1, v128.load(x16, 48))));
-}
-/** Σ of 32 products of a Q4_1 block's 16 code bytes with its activations (i8 codes at x8, i16 copy at x16).
- *  With relaxed SIMD one dot op per 16 weights (0…15 is a valid i7 operand; exact, equal to the plain path). */
-@inline function dotQ4(q: v128, x8: usize, x16: usize): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const mask = i8x16.splat(0x0f);
-    return i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x8, 16), i8x16.shr_u(q, 4),
-      i32x4.relaxed_dot_i8x16_i7x16_add_s(v128.load(x8), v128.and(q, mask), i32x4.splat(0)));
-  }
-  const m = i16x8.splat(0x000f);
-  const loE = v128.and(q, m), loO = v128.and(i16x8.shr_u(q, 8), m), hiE = v128.and(i16x8.shr_u(q, 4), m), hiO = i16x8.shr_u(q, 12);
-  return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(loE, v128.load(x16)), i32x4.dot_i16x8_s(loO, v128.load(x16, 16))),
-                   i32x4.add(i32x4.dot_i16x8_s(hiE, v128.load(x16, 32)), i32x4.dot_i16x8_s(hiO, v128.load(x16, 48))));
-}
-@inline function hsum(v: v128): f32 {
-  const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
-}
-
-/** Four i32x4 partial sums → one i32x4 of their four totals (6 ops instead of 4 horizontal sums). */
-@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
-  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 1, 4, 5), i32x4.shuffle(c, d, 2, 3, 6, 7));
-  return i32x4.add(i32x4.shuffle(ab, cd, 0, 2, 4, 6), i32x4.shuffle(ab, cd, 1, 3, 5, 7));
 }
 
 // Weights come in bindings/tp/repack.ts's layout, per row of B blocks: the code bytes of all blocks, then their f32
@@ -103,11 +71,6 @@ export function quantizeX(x: usize, K: i32, xq: usize, dx: usize, sx: usize): vo
     tail += <f32>hsumI(s) * (load<f32>(ds + o) * load<f32>(dx + o)) + load<f32>(ms + o) * load<f32>(sx + o);
   }
   return hsum(acc) + tail;
-}
-
-@inline function hsumI(v: v128): i32 {
-  const s = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
-  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
 }
 
 /** y[N] = W[N × K] · x with packed Q8_0 rows (36 B per block); xq/dx from quantizeX. */
@@ -157,12 +120,6 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
   store<f32>(y, hsum(a0) + t0); store<f32>(y, hsum(a1) + t1, 4);
 }
 
-/** Σ over 16 i8 codes (elements 16h … 16h + 15 of a block) × their i16 activations at x16 (2 loads), as i32 lanes. */
-@inline function dotHalf(w: v128, x16: usize): v128 {
-  const e = i16x8.shr_s(i16x8.shl(w, 8), 8), o = i16x8.shr_s(w, 8);
-  return i32x4.add(i32x4.dot_i16x8_s(e, v128.load(x16)), i32x4.dot_i16x8_s(o, v128.load(x16, 16)));
-}
-
 /** Σ (d·q + m) · x over one fmt 8 row of B blocks. */
 @inline function rowQ8m(row: usize, x16: usize, dx: usize, sx: usize, B: i32): f32 {
   const ds = row + (<usize>B << 5), ms = ds + (<usize>B << 2);
@@ -208,7 +165,7 @@ export function gemvQ4_1(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i
   return hsum(acc) + tail;
 }
 
-/** y[N] = W[N × K] · x on packed rows of fmt 4, 8 or 6; xq/dx/sx from quantizeX. K % 32 == 0. */
+/** y[N] = W[N × K] · x on packed rows of fmt 4, 8, 6 (K % 32 == 0) or 5, 7 (matmul_qk.ts, K % 256 == 0); xq/dx/sx from quantizeX. */
 export function gemvQ(fmt: i32, xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32, y: usize): void {
   const B = K >> 5, x16 = xq + <usize>K;
   if (fmt == 4) {
@@ -218,6 +175,8 @@ export function gemvQ(fmt: i32, xq: usize, dx: usize, sx: usize, K: i32, w: usiz
     if (n < N) store<f32>(y + (<usize>n << 2), rowQ4_1(w + <usize>n * rb, xq, x16, dx, sx, B));
     return;
   }
+  if (fmt == 5) { gemvQ5(xq, dx, sx, K, w, N, y); return; }
+  if (fmt == 7) { gemvQ7(xq, dx, K, w, N, y); return; }
   const rowBytes = <usize>B * 40;
   if (fmt == 8) for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ8m(w + <usize>n * rowBytes, x16, dx, sx, B));
   else if (fmt == 6) for (let n = 0; n < N; n++) store<f32>(y + (<usize>n << 2), rowQ6(w + <usize>n * rowBytes, x16, dx, B));

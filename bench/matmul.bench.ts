@@ -8,7 +8,7 @@ import { matmulModel } from './onnx-matmul.js';
 import { Arena } from '../bindings/arena.js';
 import { hasRelaxedSimd, instantiateKernels, KernelFlavor, loadKernelModule, sharedMemory } from '../bindings/kernels.js';
 import { machine } from './machine.js';
-import { ggufBlockBytes, packedBlockBytes, repackRows, packedFormatOf, packedRowBytes, qgemmScratchBytes, repackMatrix } from '../bindings/tp/repack.js';
+import { ggufBlockBytes, packedBlockBytes, repackRows, packedFormatOf, packedRowBytes, qgemmScratchBytes, repackMatrix, type PackedFormat } from '../bindings/tp/repack.js';
 import { typeInfo } from '../bindings/gguf/types.js';
 
 const SHAPES: [number, number, number][] = (process.env.BENCH_SHAPES ?? '1x576x1536,1x1536x576,1x640x2048,1x4096x4096,64x576x1536,64x1536x576,64x640x2048,64x4096x4096')
@@ -162,31 +162,34 @@ async function packedBench(): Promise<void> {
     for (const type of [12, 14, 13, 8, 2, 3, 1]) {
       const src = ggufSynthetic(type, R, K), out = a.u8(dst, R * packedRowBytes(packedFormatOf(type), K));
       const t = interleaved([['r', () => repackMatrix(type, src, R, K, out)]], 5, 0);
-      rep.push({ type: typeInfo(type).name, mbps: t.get('r')!.map((ms) => src.length / 1e3 / ms) });
+      rep.push({ type: `${typeInfo(type).name}→fmt ${packedFormatOf(type)}`, mbps: t.get('r')!.map((ms) => src.length / 1e3 / ms) });
     } }
   console.log(`\nrepackMatrix, MB/s of GGUF input (4096 × 4096, median (range) of 5): ${rep.map((r) => `${r.type} ${med(r.mbps).toFixed(0)} (${Math.min(...r.mbps).toFixed(0)}–${Math.max(...r.mbps).toFixed(0)})`).join(', ')}`);
   result.repackMBps = rep;
 
-  // prefill GEMM: f32 matmul vs matmulQ (fmt 4 from Q4_K, fmt 6 from Q6_K, fmt 8 from Q8_0)
+  // prefill GEMM: f32 matmul vs matmulQ (fmt 5 / 4 from Q4_K, fmt 7 / 6 from Q6_K, fmt 8 from Q8_0)
   const gemm: Record<string, unknown>[] = [];
-  const GEMM = (process.env.BENCH_QGEMM ?? '64x4096x4096,512x4096x4096,64x4096x14336').split(',').map((s) => s.split('x').map(Number));
+  const GEMM = (process.env.BENCH_QGEMM ?? '64x4096x4096,512x4096x4096,64x4096x14336').split(',').filter(Boolean).map((s) => s.split('x').map(Number));
+  const SRC: [number, number, string][] = [[12, 5, 'Q4_K'], [12, 4, 'Q4_K'], [14, 7, 'Q6_K'], [14, 6, 'Q6_K'], [8, 8, 'Q8_0']]; // type, fmt
+  const FM = SRC.map(([, f]) => f), head = SRC.map(([, f, n]) => `fmt ${f} (${n})`);
   console.log('\nprefill GEMM, ms per call, median (range); ratio = GFLOP/s of matmulQ / f32 matmul, same run');
-  console.log('| M×K×N | f32 | fmt 4 (Q4_K) | fmt 6 (Q6_K) | fmt 8 (Q8_0) | fmt 4 / f32 | fmt 6 / f32 | fmt 8 / f32 |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| M×K×N | f32 | ${head.join(' | ')} | ${FM.map((f) => `fmt ${f} / f32`).join(' | ')} |`);
+  console.log(`|---|---|${FM.map(() => '---|---|').join('')}`);
   for (const [M, K, N] of GEMM) {
     const a = fresh(), x = a.alloc(4 * M * K), y = a.alloc(4 * M * N), w = a.alloc(4 * N * K), sb = Number(process.env.BENCH_QGEMM_ROWS ?? 0) * 4 * K || qgemmScratchBytes(K), scratch = a.alloc(sb);
     a.f32(x, M * K).forEach((_, i, v) => { v[i] = Math.sin(i); });
     const packed: Record<number, number> = {};
-    for (const type of [12, 14, 8]) {
-      const fmt = packedFormatOf(type), rb = packedRowBytes(fmt, K), p = a.alloc(N * rb);
-      repackMatrix(type, ggufSynthetic(type, N, K), N, K, a.u8(p, N * rb));
+    for (const [type, fmt] of SRC) {
+      const rb = packedRowBytes(fmt as PackedFormat, K), p = a.alloc(N * rb);
+      repackMatrix(type, ggufSynthetic(type, N, K), N, K, a.u8(p, N * rb), 0, K, fmt as PackedFormat);
       packed[fmt] = p;
     }
     k.dequantRows(4, packed[4], K, N, w); // the f32 matmul gets the same weights
-    const t = interleaved([['f32', () => k.matmul(x, M, K, w, N, y)], ...[4, 6, 8].map((f) => [`fmt ${f}`, () => k.matmulQ(f, x, M, K, packed[f], N, y, scratch, sb)] as [string, () => void])]);
+    const t = interleaved([['f32', () => k.matmul(x, M, K, w, N, y)], ...FM.map((f) => [`fmt ${f}`, () => k.matmulQ(f, x, M, K, packed[f], N, y, scratch, sb)] as [string, () => void])]);
     const r = (f: number) => (med(t.get('f32')!) / med(t.get(`fmt ${f}`)!));
-    console.log(`| ${M}×${K}×${N} | ${['f32', 'fmt 4', 'fmt 6', 'fmt 8'].map((n) => fmtMs(t.get(n)!)).join(' | ')} | ${[4, 6, 8].map((f) => `${r(f).toFixed(2)}×`).join(' | ')} |`);
-    gemm.push({ shape: `${M}x${K}x${N}`, scratchRows: sb / (4 * K), ms: Object.fromEntries(t), gflopsF32: 2 * M * K * N / med(t.get('f32')!) / 1e6 });
+    console.log(`| ${M}×${K}×${N} | ${['f32', ...FM.map((f) => `fmt ${f}`)].map((n) => fmtMs(t.get(n)!)).join(' | ')} | ${FM.map((f) => `${r(f).toFixed(2)}×`).join(' | ')} |`);
+    gemm.push({ shape: `${M}x${K}x${N}`, scratchRows: sb / (4 * K), ms: Object.fromEntries(t), gflopsF32: 2 * M * K * N / med(t.get('f32')!) / 1e6,
+      ratioVsF32: Object.fromEntries(FM.map((f) => [`fmt ${f}`, r(f)])) });
   }
   result.gemm = gemm;
 
@@ -194,8 +197,9 @@ async function packedBench(): Promise<void> {
   const gemv: Record<string, unknown>[] = [];
   const GEMV = (process.env.BENCH_QGEMV ?? '4096x4096,14336x4096,4096x14336').split(',').map((s) => s.split('x').map(Number)); // N × K
   console.log('\ndecode GEMV, weights streamed (copies ≥ 96 MB per format, each call the next copy), ms per call, median (range)');
-  console.log('| N×K | f32 | fmt 4 (Q4_K) | fmt 8 (Q8_0) | fmt 6 (Q6_K) | fmt 4 / f32 | fmt 8 / f32 | fmt 6 / f32 |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  const GV: [number, PackedFormat, string][] = [[12, 5, 'Q4_K'], [12, 4, 'Q4_K'], [14, 7, 'Q6_K'], [14, 6, 'Q6_K'], [8, 8, 'Q8_0']];
+  console.log(`| N×K | f32 | ${GV.map(([, f, n]) => `fmt ${f} (${n})`).join(' | ')} | ${GV.map(([, f]) => `fmt ${f} / f32`).join(' | ')} |`);
+  console.log(`|---|---|${GV.map(() => '---|---|').join('')}`);
   for (const [N, K] of GEMV) {
     const a = fresh(), B = K / 32, x = a.alloc(4 * K), xq = a.alloc(3 * K), dx = a.alloc(4 * B), sx = a.alloc(4 * B), y = a.alloc(4 * N);
     a.f32(x, K).forEach((_, i, v) => { v[i] = Math.sin(i); });
@@ -203,19 +207,20 @@ async function packedBench(): Promise<void> {
     const f32Bytes = 4 * N * K, nf = copies(f32Bytes), wf = a.alloc(nf * f32Bytes);
     const one = a.alloc(f32Bytes);
     const streams: Record<number, { at: number; n: number; bytes: number; i: number }> = {};
-    for (const type of [12, 8, 14]) {
-      const fmt = packedFormatOf(type), bytes = N * packedRowBytes(fmt, K), n = copies(bytes), at = a.alloc(n * bytes);
-      repackMatrix(type, ggufSynthetic(type, N, K), N, K, a.u8(at, bytes));
+    for (const [type, fmt] of GV) {
+      const bytes = N * packedRowBytes(fmt, K), n = copies(bytes), at = a.alloc(n * bytes);
+      repackMatrix(type, ggufSynthetic(type, N, K), N, K, a.u8(at, bytes), 0, K, fmt);
       for (let c = 1; c < n; c++) a.u8(at + c * bytes, bytes).set(a.u8(at, bytes));
       if (fmt === 4) { k.dequantRows(4, at, K, N, one); for (let c = 0; c < nf; c++) a.u8(wf + c * f32Bytes, f32Bytes).set(a.u8(one, f32Bytes)); }
       streams[fmt] = { at, n, bytes, i: 0 };
     }
     let fi = 0;
     const q = (f: number) => () => { const s = streams[f]; s.i = (s.i + 1) % s.n; k.quantizeX(x, K, xq, dx, sx); k.gemvQ(f, xq, dx, sx, K, s.at + s.i * s.bytes, N, y); };
-    const t = interleaved([['f32', () => { fi = (fi + 1) % nf; k.matmul(x, 1, K, wf + fi * f32Bytes, N, y); }], ['fmt 4', q(4)], ['fmt 8', q(8)], ['fmt 6', q(6)]]);
+    const t = interleaved([['f32', () => { fi = (fi + 1) % nf; k.matmul(x, 1, K, wf + fi * f32Bytes, N, y); }], ...GV.map(([, f]) => [`fmt ${f}`, q(f)] as [string, () => void])]);
     const r = (n: string) => `${(med(t.get('f32')!) / med(t.get(n)!)).toFixed(2)}×`;
-    console.log(`| ${N}×${K} | ${['f32', 'fmt 4', 'fmt 8', 'fmt 6'].map((n) => fmtMs(t.get(n)!)).join(' | ')} | ${r('fmt 4')} | ${r('fmt 8')} | ${r('fmt 6')} |`);
-    gemv.push({ shape: `${N}x${K}`, ms: Object.fromEntries(t) });
+    console.log(`| ${N}×${K} | ${['f32', ...GV.map(([, f]) => `fmt ${f}`)].map((n) => fmtMs(t.get(n)!)).join(' | ')} | ${GV.map(([, f]) => r(`fmt ${f}`)).join(' | ')} |`);
+    gemv.push({ shape: `${N}x${K}`, ms: Object.fromEntries(t), bytesPerCall: Object.fromEntries(GV.map(([, f]) => [`fmt ${f}`, N * packedRowBytes(f, K)])),
+      ratioVsF32: Object.fromEntries(GV.map(([, f]) => [`fmt ${f}`, med(t.get('f32')!) / med(t.get(`fmt ${f}`)!)])) });
   }
   result.gemv = gemv;
   writeFileSync('docs/results/matmul-packed-bench.json', JSON.stringify(result, null, 1));

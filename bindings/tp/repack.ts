@@ -35,6 +35,11 @@ export function repackRows(type: QuantType, src: Uint8Array, rows: number, B: nu
 //   fmt 8: [B × 32 i8 codes][B × f32 d][B × f32 m]     w = d·q + m               ← Q8_0, Q5_0, Q5_1, Q5_K
 //   fmt 6: [B × 32 i8 codes][2B × f32 d]               w = d[2b + h]·q           ← Q6_K (h: 16-value half)
 //   fmt 0: f32                                                                   ← F32, F16, BF16
+// Compact K-quant formats (whole 256-value super-blocks only; ≈ GGUF size), one record per super-block:
+//   fmt 5: 152 B / 256: [8 × 16 code bytes as fmt 4][8 × u8 sc][8 × u8 mn][f32 D][f32 Dmin]   ← Q4_K (19 B / 32, GGUF 18)
+//   fmt 7: 212 B / 256: [8 × 16 low nibbles][4 × 16 high 2-bit bytes][16 × i8 sc][f32 D]       ← Q6_K (26.5 B / 32, GGUF 26.25)
+//   The kernel forms d = fr(D·sc) and m = −fr(Dmin·mn) (fmt 5), d = fr(D·sc) (fmt 7) in f32: the same single
+//   roundings as ggml, so the bits match (assembly/matmul_qk.ts documents the byte layout).
 // The kernel computes fr(fr(d·q) + m) (two rounded f32 ops). Why that equals ggml's arithmetic (dequant.ts):
 //  · Q4_1, Q5_1: ggml computes fr(fr(q·d) + m) with d, m the f16 values: the same two operations.
 //  · Q8_0, Q5_0 (q = x − 16): ggml computes fr(q·d); we store m = −0, and v + (−0) == v for every v, −0 and +0
@@ -49,12 +54,18 @@ export function repackRows(type: QuantType, src: Uint8Array, rows: number, B: nu
 //    +0 + (±0) = +0. Infinite or NaN f16 scales (never written by a quantizer) would also differ for Q4_0.
 //  Products of f16 scales and small ints are exact in f32 (11 + 6 bits ≤ 24), and the JS reference's double
 //  arithmetic followed by fround is the correctly rounded f32 result for single ops (53 ≥ 2·24 + 2).
-export type PackedFormat = 0 | 4 | 6 | 8;
+export type PackedFormat = 0 | 4 | 5 | 6 | 7 | 8;
 
 const FORMAT_OF = new Map<number, PackedFormat>([[0, 0], [1, 0], [30, 0], [2, 4], [3, 4], [12, 4], [6, 8], [7, 8], [8, 8], [13, 8], [14, 6]]);
 
-/** The packed format a GGML tensor type is repacked to. */
-export function packedFormatOf(ggmlType: number): PackedFormat {
+/** Compact formats of the K-quants that have one (Q4_K → 5, Q6_K → 7); they need whole 256-value super-blocks. */
+const COMPACT_OF = new Map<number, PackedFormat>([[12, 5], [14, 7]]);
+
+/** The packed format a GGML tensor type is repacked to. `superBlockAligned`: the column slice this shard holds
+ *  starts and ends on multiples of 256 (pass `k0 % 256 === 0 && (k1 - k0) % 256 === 0`); then Q4_K and Q6_K get
+ *  their compact formats 5 and 7, otherwise the 32-block formats 4 and 6. */
+export function packedFormatOf(ggmlType: number, superBlockAligned = true): PackedFormat {
+  if (superBlockAligned && COMPACT_OF.has(ggmlType)) return COMPACT_OF.get(ggmlType)!;
   const f = FORMAT_OF.get(ggmlType);
   if (f === undefined) {
     const name = (() => { try { return typeInfo(ggmlType).name; } catch { return `type ${ggmlType}`; } })();
@@ -63,9 +74,13 @@ export function packedFormatOf(ggmlType: number): PackedFormat {
   return f;
 }
 
-/** Bytes of one packed row of K values (K % 32 == 0 for fmt ≠ 0). */
+/** Bytes of one packed row of K values (K % 32 == 0 for fmt ≠ 0; K % 256 == 0 for fmt 5, 7). */
 export function packedRowBytes(fmt: PackedFormat, K: number): number {
   if (fmt === 0) return 4 * K;
+  if (fmt === 5 || fmt === 7) {
+    if (K % 256 !== 0) throw new Error(`repack: row length ${K} is not a multiple of 256 (fmt ${fmt} holds whole super-blocks)`);
+    return (K / 256) * (fmt === 5 ? 152 : 212);
+  }
   if (K % 32 !== 0) throw new Error(`repack: row length ${K} is not a multiple of 32`);
   return (K / 32) * (fmt === 4 ? 24 : 40);
 }
@@ -86,12 +101,17 @@ function f16Table(): Float32Array {
 
 /**
  * Rows [n0, n1) of a GGUF matrix [N × K]: `src` holds those rows' GGUF bytes only (row-major), `rows` = n1 − n0.
- * Columns [k0, k1) of each (multiples of 32; default all) are packed into dst: rows × packedRowBytes(fmt, k1 − k0).
+ * Columns [k0, k1) of each (multiples of 32, of 256 for fmt 5 and 7; default all) are packed into dst as `fmt`:
+ * rows × packedRowBytes(fmt, k1 − k0). `fmt` defaults to packedFormatOf(type, slice is super-block aligned), which is
+ * packedFormatOf(type) whenever the slice is aligned; any format packedFormatOf can give for the type is accepted.
  */
-export function repackMatrix(ggmlType: number, src: Uint8Array, rows: number, K: number, dst: Uint8Array, k0 = 0, k1 = K): void {
-  const fmt = packedFormatOf(ggmlType), t = typeInfo(ggmlType);
+export function repackMatrix(ggmlType: number, src: Uint8Array, rows: number, K: number, dst: Uint8Array, k0 = 0, k1 = K,
+  fmt: PackedFormat = packedFormatOf(ggmlType, k0 % 256 === 0 && (k1 - k0) % 256 === 0)): void {
+  const t = typeInfo(ggmlType);
+  if (fmt !== packedFormatOf(ggmlType, true) && fmt !== packedFormatOf(ggmlType, false)) throw new Error(`repack: ${t.name} cannot be packed as fmt ${fmt}`);
   if (K % t.blockSize !== 0) throw new Error(`repack: ${t.name} row of ${K} is not a whole number of ${t.blockSize}-blocks`);
-  if (k0 < 0 || k1 > K || k0 >= k1 || (fmt !== 0 && (k0 % 32 !== 0 || k1 % 32 !== 0))) throw new Error(`repack: bad column range [${k0}, ${k1}) of ${K}`);
+  const align = fmt === 5 || fmt === 7 ? 256 : fmt === 0 ? 1 : 32;
+  if (k0 < 0 || k1 > K || k0 >= k1 || k0 % align !== 0 || k1 % align !== 0) throw new Error(`repack: bad column range [${k0}, ${k1}) of ${K} for fmt ${fmt}`);
   const srcRow = (K / t.blockSize) * t.blockBytes, dstRow = packedRowBytes(fmt, k1 - k0);
   if (src.length < rows * srcRow) throw new Error(`repack: ${src.length} bytes hold fewer than ${rows} ${t.name} rows of ${K}`);
   if (dst.length < rows * dstRow) throw new Error(`repack: destination ${dst.length} bytes holds fewer than ${rows} packed rows of ${dstRow}`);
@@ -136,8 +156,10 @@ export function repackMatrix(ggmlType: number, src: Uint8Array, rows: number, K:
         }
         break;
       }
-      case 'Q4_K': case 'Q5_K': repackK45(t.name === 'Q5_K', src, s, b0, B, dst, o, f32, of, h); break;
-      case 'Q6_K': repackQ6K(src, s, b0, B, dst, o, f32, of, h); break;
+      case 'Q4_K': if (fmt === 5) { repackQ4KCompact(src, s, k0 >> 8, (k1 - k0) >> 8, dst, o, f32, of, h); break; } // fall through
+      case 'Q5_K': repackK45(t.name === 'Q5_K', src, s, b0, B, dst, o, f32, of, h); break;
+      case 'Q6_K': if (fmt === 7) { repackQ6KCompact(src, s, k0 >> 8, (k1 - k0) >> 8, dst, o, f32, of, h); break; }
+        repackQ6K(src, s, b0, B, dst, o, f32, of, h); break;
       default: throw new Error(`repack: ${t.name} not implemented`);
     }
   }
@@ -179,5 +201,44 @@ function repackQ6K(src: Uint8Array, s: number, b0: number, B: number, dst: Uint8
     // elements 32j … 32j + 31 = 128n + 32t + l: n = j >> 2, t = j & 3
     const n = j >> 2, t = j & 3, L = p + 64 * n + (t & 1) * 32, shiftL = (t >> 1) * 4, H = p + 128 + 32 * n, shiftH = 2 * t, c = o + 32 * b;
     for (let l = 0; l < 32; l++) dst[c + l] = (((src[L + l] >> shiftL) & 15) | (((src[H + l] >> shiftH) & 3) << 4)) - 32;
+  }
+}
+
+/** Q4_K super-blocks [g0, g0 + G) of one row → fmt 5 records (152 B each) at dst[o]. */
+function repackQ4KCompact(src: Uint8Array, s: number, g0: number, G: number, dst: Uint8Array, o: number, f32: Float32Array, of: number, h: Float32Array): void {
+  for (let g = 0; g < G; g++) {
+    const p = s + (g0 + g) * 144, r = o + 152 * g, rf = (of + 38 * g);
+    for (let j = 0; j < 8; j++) {
+      const sm = scaleMin(src, p + 4, j), qs = p + 16 + 32 * (j >> 1), shift = (j & 1) * 4, c = r + 16 * j;
+      for (let l = 0; l < 16; l++) dst[c + l] = ((src[qs + l] >> shift) & 15) | (((src[qs + l + 16] >> shift) & 15) << 4);
+      dst[r + 128 + j] = sm & 0xff; dst[r + 136 + j] = sm >> 8;
+    }
+    f32[rf + 36] = h[src[p] | (src[p + 1] << 8)]; f32[rf + 37] = h[src[p + 2] | (src[p + 3] << 8)];
+  }
+}
+
+/** Q6_K super-blocks [g0, g0 + G) of one row → fmt 7 records (212 B each) at dst[o]: 6-bit codes u (as ggml reads
+ *  them from ql/qh, before − 32) split into low nibbles (fmt 4 order) and 2-bit highs (matmul_qk.ts's layout). */
+function repackQ6KCompact(src: Uint8Array, s: number, g0: number, G: number, dst: Uint8Array, o: number, f32: Float32Array, of: number, h: Float32Array): void {
+  const u = new Uint8Array(256);
+  for (let g = 0; g < G; g++) {
+    const p = s + (g0 + g) * 210, r = o + 212 * g;
+    for (let n = 0; n < 2; n++) for (let l = 0; l < 32; l++) {
+      const L = p + 64 * n, hb = src[p + 128 + 32 * n + l], e = 128 * n + l;
+      u[e] = (src[L + l] & 15) | ((hb & 3) << 4);
+      u[e + 32] = (src[L + l + 32] & 15) | (((hb >> 2) & 3) << 4);
+      u[e + 64] = (src[L + l] >> 4) | (((hb >> 4) & 3) << 4);
+      u[e + 96] = (src[L + l + 32] >> 4) | (((hb >> 6) & 3) << 4);
+    }
+    dst.fill(0, r + 128, r + 192);
+    for (let j = 0; j < 8; j++) {
+      const e = 32 * j, c = r + 16 * j, H = r + 128 + 16 * (j >> 1), sh = 2 * (j & 1);
+      for (let l = 0; l < 16; l++) {
+        dst[c + l] = (u[e + l] & 15) | ((u[e + 16 + l] & 15) << 4);
+        dst[H + l] |= ((u[e + l] >> 4) << (4 + sh)) | ((u[e + 16 + l] >> 4) << sh);
+      }
+    }
+    for (let i = 0; i < 16; i++) dst[r + 192 + i] = src[p + 192 + i];
+    f32[(of + 53 * g) + 52] = h[src[p + 208] | (src[p + 209] << 8)];
   }
 }
