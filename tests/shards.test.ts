@@ -24,8 +24,8 @@ function sparseModel(name: string): string {
   return path;
 }
 
-test('memory plan: an 8B-shaped Q4_K_M model needs TP ≥ 2, a 13B-shaped one TP ≥ 4; no f32 matrix larger than a norm vector', () => {
-  for (const [name, minTp] of [['llama-3.1-8b', 2], ['llama-2-13b', 4]] as const) {
+test('memory plan (context 2048): an 8B-shaped Q4_K_M model needs TP ≥ 2, a 13B-shaped one TP ≥ 3; no f32 matrix larger than a norm vector', () => {
+  for (const [name, minTp] of [['llama-3.1-8b', 2], ['llama-2-13b', 3]] as const) {
     const p = planSynthetic(name), g = parseGguf(p.header.header, p.fileBytes), cfg = configFromGguf(g);
     const one = planMemory(g, cfg, 1, opts);
     assert.match(planProblem(one, null) ?? '', /over the 4 GiB of one wasm32 memory/);
@@ -38,7 +38,7 @@ test('memory plan: an 8B-shaped Q4_K_M model needs TP ≥ 2, a 13B-shaped one TP
     }
     // weights in the plan stay close to the file's size (packed blocks), far from an f32 copy (7× the file)
     const weights = fits.shards.reduce((a, s) => a + s.budget.weights, 0);
-    assert.ok(weights < 1.6 * p.fileBytes, `${name}: packed weights ${weights} for a file of ${p.fileBytes}`);
+    assert.ok(weights < 1.1 * p.fileBytes, `${name}: packed weights ${weights} for a file of ${p.fileBytes}`);
     // and a host with too little memory is refused too
     assert.match(planProblem(fits, 1 << 30) ?? '', /available/);
   }

@@ -11,6 +11,9 @@ import { packedRowBytes, repackMatrix } from './repack.js';
 
 export type LoadProgress = (doneBytes: number, totalBytes: number) => void;
 
+/** File bytes read per step: bounds what a loading shard holds besides its own memory. */
+const CHUNK_BYTES = 8 << 20;
+
 /** GGUF bytes of one row of a [N × K] tensor of `type`. */
 const rowBytes = (type: number, K: number) => { const t = typeInfo(type); return (K / t.blockSize) * t.blockBytes; };
 
@@ -18,6 +21,7 @@ const rowBytes = (type: number, K: number) => { const t = typeInfo(type); return
 export function shardReadBytes(g: Gguf, mem: ShardMemory): number {
   let n = 0;
   const mat = (m: Matrix, rows: boolean) => { n += rows ? m.N * rowBytes(m.type, m.K) : g.tensors.get(m.tensor)!.bytes; };
+  // (row-parallel slices read every row whole and keep their columns)
   for (const l of mem.layers) for (const k of Object.keys(l.w) as MatrixName[]) mat(l.w[k], l.slice[k].rows);
   mat(mem.embed, true);
   if (mem.lmHead !== mem.embed) mat(mem.lmHead, true);
@@ -42,22 +46,27 @@ export async function loadShard(r: ByteReader, g: Gguf, cfg: ModelConfig, mem: S
   };
   /**
    * Rows [a, b) of GGUF matrix `m.tensor` (dims [K, fullN]), or columns [a, b) of every row of [K = full, N]:
-   * packed (or dequantized) into m.ptr.
+   * packed (or dequantized) into m.ptr, read in chunks of rows so that a shard never holds more than CHUNK_BYTES of
+   * file data at once (the resident memory of a load is the shards' memories, not a copy of the file).
    */
   const matrix = async (m: Matrix, fullDims: [number, number], rows: boolean, a: number, b: number) => {
     const t = check(m.tensor, fullDims), Kfull = fullDims[0], rb = rowBytes(t.type, Kfull);
-    const src = rows ? await readTensor(r, g, m.tensor, a * rb, b * rb) : await readTensor(r, g, m.tensor);
-    const N = rows ? b - a : fullDims[1], k0 = rows ? 0 : a, k1 = rows ? Kfull : b;
-    if (m.fmt !== 0) repackMatrix(t.type, src, N, Kfull, new Uint8Array(buf, m.ptr, N * packedRowBytes(m.fmt, k1 - k0)), k0, k1);
-    else {
-      const out = new Float32Array(buf, m.ptr, N * (k1 - k0)), row = new Float32Array(Kfull);
-      for (let n = 0; n < N; n++) {
-        dequantize(t.type, src.subarray(n * rb, (n + 1) * rb), Kfull, row);
-        out.set(row.subarray(k0, k1), n * (k1 - k0));
-      }
+    const r0 = rows ? a : 0, r1 = rows ? b : fullDims[1], k0 = rows ? 0 : a, k1 = rows ? Kfull : b;
+    const outRow = packedRowBytes(m.fmt, k1 - k0), step = Math.max(1, Math.floor(CHUNK_BYTES / rb));
+    const row = m.fmt === 0 ? new Float32Array(Kfull) : null;
+    for (let c0 = r0; c0 < r1; c0 += step) {
+      const c1 = Math.min(r1, c0 + step), n = c1 - c0, dst = m.ptr + (c0 - r0) * outRow;
+      const src = await readTensor(r, g, m.tensor, c0 * rb, c1 * rb);
+      if (row) {
+        const out = new Float32Array(buf, dst, n * (k1 - k0));
+        for (let i = 0; i < n; i++) {
+          dequantize(t.type, src.subarray(i * rb, (i + 1) * rb), Kfull, row);
+          out.set(row.subarray(k0, k1), i * (k1 - k0));
+        }
+      } else repackMatrix(t.type, src, n, Kfull, new Uint8Array(buf, dst, n * outRow), k0, k1, m.fmt);
+      done += src.length;
+      progress?.(done, total);
     }
-    done += src.length;
-    progress?.(done, total);
   };
 
   const [v0, v1] = mem.plan.vocab;

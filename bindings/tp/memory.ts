@@ -61,8 +61,10 @@ function layout(a: Arena, g: Gguf, cfg: ModelConfig, plans: ShardPlan[], shard: 
     if (!t) throw new GgufError(`tensor ${name} missing for a ${cfg.arch} model`);
     return t.type;
   };
-  const matrix = (tensor: string, N: number, K: number): Matrix => {
-    const type = typeOf(tensor), fmt = o.packed ? packedFormatOf(type) : 0;
+  // k0: the first column of the shard's slice (row-parallel); K-quant super-blocks (256) can stay whole only if it
+  // and K fall on them, else the 32-value block formats take the slice.
+  const matrix = (tensor: string, N: number, K: number, k0 = 0): Matrix => {
+    const type = typeOf(tensor), fmt = o.packed ? packedFormatOf(type, K % 256 === 0 && k0 % 256 === 0) : 0;
     return { ptr: a.alloc(N * packedRowBytes(fmt, K)), fmt, N, K, type, tensor };
   };
   const start = a.used;
@@ -80,7 +82,8 @@ function layout(a: Arena, g: Gguf, cfg: ModelConfig, plans: ShardPlan[], shard: 
       postAttnNorm: cfg.postNorms ? f32(E) : 0, postFfnNorm: cfg.postNorms ? f32(E) : 0,
       w: {
         wq: matrix(t('wq'), Hl * D, E), wk: matrix(t('wk'), KVl * D, E), wv: matrix(t('wv'), KVl * D, E),
-        wo: matrix(t('wo'), E, Hl * D), wGate: matrix(t('wGate'), Fl, E), wUp: matrix(t('wUp'), Fl, E), wDown: matrix(t('wDown'), E, Fl),
+        wo: matrix(t('wo'), E, Hl * D, slice.wo.a), wGate: matrix(t('wGate'), Fl, E), wUp: matrix(t('wUp'), Fl, E),
+        wDown: matrix(t('wDown'), E, Fl, slice.wDown.a),
       },
       slice, kCache: 0, vCache: 0,
     };
