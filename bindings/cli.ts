@@ -30,7 +30,12 @@ usage: lowbit-tp <command> [options]
   report       regenerate accuracy.md and accuracy.svg from the eval-*.json in a folder:  report DIR
                or join runs that each did some modes first:  report --out DIR/eval-M-tpN.json PART.json…
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
+  shard        host one shard for a root on another process or host:  --listen HOST:PORT [--model M]
+               [--secret S | env LOWBIT_TP_SECRET: required off loopback]  (env LOWBIT_TP_LISTEN for launchers)
   help         this text
+
+--peers h1:p1,h2:p2 (run; env LOWBIT_TP_PEERS): shards 1… on those shard processes, shard 0 here; TP = peers + 1.
+  --secret S (or LOWBIT_TP_SECRET) must match theirs; every host needs the same GGUF (its SHA-256 is compared).
 
 --comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
 or a CODEC: ${COMM_EXAMPLES.join(', ')}, … (grammar: ${CODEC_GRAMMAR}; docs/wire-format.md).
@@ -43,6 +48,7 @@ const RUN_OPTIONS = {
   temperature: { type: 'string', default: '0' }, 'top-p': { type: 'string', default: '0.95' }, seed: { type: 'string', default: '1' },
   chat: { type: 'boolean', default: false }, context: { type: 'string', default: '2048' }, quiet: { type: 'boolean', default: false },
   profile: { type: 'string' }, 'decode-weights': { type: 'string', default: 'gguf' },
+  peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS }, secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
 } as const;
 
 function fraction(v: string | undefined): number {
@@ -150,7 +156,9 @@ async function run(argv: string[]): Promise<number> {
     (defaults.length ? ` — set with ${defaults.map((k) => `--${k}`).join(' / ')}` : ''));
   const say = progress(o.quiet);
   const template = o.chat ? ChatTemplate.of(await readChatMeta(o.model!)) : null;
-  const engine = await Engine.load(o.model!, { tp: num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say, quantizedDecode: o['decode-weights'] === 'gguf' });
+  const peers = o.peers ? o.peers.split(',').filter(Boolean) : undefined;
+  const engine = await Engine.load(o.model!, { tp: peers && !given('tp') ? peers.length + 1 : num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say,
+    quantizedDecode: o['decode-weights'] === 'gguf', peers, peerSecret: o.secret });
   endProgress(o.quiet);
   try {
     const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model!, 1 / 64, o.profile, say)).sites : undefined;
@@ -198,6 +206,23 @@ async function serveCmd(argv: string[]): Promise<number> {
   return 0; // the server keeps the process alive until SIGTERM / SIGINT
 }
 
+/** One shard for a remote root; runs until SIGTERM / SIGINT. */
+async function shardCmd(argv: string[]): Promise<number> {
+  const { values: o } = parseArgs({ args: argv, strict: true, options: {
+    listen: { type: 'string', default: process.env.LOWBIT_TP_LISTEN }, model: { type: 'string', default: 'smollm2' },
+    secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET }, quiet: { type: 'boolean', default: false },
+  } });
+  if (!o.listen) throw new Error('shard needs --listen HOST:PORT (or LOWBIT_TP_LISTEN)');
+  const { modelPath } = await import('./models.js');
+  const { startShardServer } = await import('./net/server.js');
+  const say = o.quiet ? () => {} : (m: string) => console.error(m);
+  const server = await startShardServer({ listen: o.listen, model: await modelPath(o.model!), secret: o.secret || undefined, say });
+  console.log(`listening ${server.address}`); // first stdout line: scripts wait for it
+  await new Promise<void>((res) => { process.once('SIGTERM', res); process.once('SIGINT', res); });
+  await server.close();
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd = 'help', ...rest] = argv;
   switch (cmd) {
@@ -211,6 +236,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(formatDemo(await codecDemo()));
       return 0;
     }
+    case 'shard': return shardCmd(rest);
     case 'help': case '--help': case '-h': console.log(HELP); return 0;
     default: console.error(`unknown command "${cmd}"\n\n${HELP}`); return 2;
   }

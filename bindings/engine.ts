@@ -12,6 +12,7 @@ import { ShardPool } from './tp/pool.js';
 import { LocalPool } from './tp/local.js';
 import { CommConfig } from './tp/allreduce.js';
 import { ForwardResult } from './tp/shard.js';
+import type { RemotePool } from './net/remote-pool.js';
 import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd, runtimeCaps } from './kernels.js';
 import { modelSource } from './models.js';
 
@@ -33,6 +34,11 @@ export interface EngineOptions {
   /** Bytes the host can give (default: measured); the plan is refused above it. null: don't check. */
   availableBytes?: number | null;
   progress?: (message: string) => void;
+  /**
+   * Shards 1… in other processes or hosts (`lowbit-tp shard --listen HOST:PORT`), as HOST:PORT each; shard 0 runs here.
+   * TP is then peers + 1. `peerSecret`: the shards' shared secret; `fenceMs`: how long a shard waits for a peer's data.
+   */
+  peers?: string[]; peerSecret?: string; fenceMs?: number;
 }
 export interface ForwardOutput { logits: Float32Array; rows: number; bytesSent: number; valuesSent: number; checks: number; mismatches: number }
 
@@ -40,7 +46,7 @@ export class Engine {
   private pos = 0;
   comm: CommConfig | null = null;
 
-  private constructor(readonly cfg: ModelConfig, readonly tok: TokenizerInfo, readonly pool: ShardPool | LocalPool, readonly tp: number,
+  private constructor(readonly cfg: ModelConfig, readonly tok: TokenizerInfo, readonly pool: ShardPool | LocalPool | RemotePool, readonly tp: number,
                       readonly modelId: string, readonly gguf: Gguf, private source: ModelSource, private cap: number,
                       readonly maxBatch: number, private vocabSlices: [number, number][], readonly shardBytes: number[]) {}
 
@@ -54,7 +60,7 @@ export class Engine {
     try { g = await readGgufHeader(reader); } finally { await reader.close(); }
     const cfg = configFromGguf(g);
     const tok = tokenizerFromGguf(g);
-    const tp = opts.tp ?? 1;
+    const tp = opts.tp ?? (opts.peers ? opts.peers.length + 1 : 1);
     const plans = planShards(cfg, tp);
     const caps = runtimeCaps(), threads = opts.threads ?? caps.threads;
     if (threads && !caps.threads) throw new Error(`this runtime can't run shards on threads (${caps.why.join(', ')})`);
@@ -75,7 +81,7 @@ export class Engine {
     const memory: MemoryOptions = { maxBatch, cap: context, heapBase, packed: (opts.weights ?? 'packed') === 'packed' };
     const plan = planMemory(g, cfg, tp, memory);
     for (const line of describePlan(plan, context)) say(line);
-    const available = opts.availableBytes === undefined ? await availableMemory() : opts.availableBytes;
+    const available = opts.peers ? null : opts.availableBytes === undefined ? await availableMemory() : opts.availableBytes;
     const problem = planProblem(plan, available);
     if (problem) {
       const fits = smallestFittingTp(g, cfg, memory, available, tp + 1);
@@ -92,7 +98,10 @@ export class Engine {
       const pct = Math.floor((100 * loaded.reduce((a, b) => a + b, 0)) / totals.reduce((a, b) => a + b, 0) / 10) * 10;
       if (pct > shown) { shown = pct; say(`loading weights: ${pct} %`); }
     };
-    const pool = threads
+    const pool = opts.peers
+      ? await (await import('./net/remote-pool.js')).RemotePool.start(init, { peers: opts.peers, secret: opts.peerSecret, flavor,
+        callTimeoutMs: opts.callTimeoutMs, fenceMs: opts.fenceMs, onProgress })
+      : threads
       ? await ShardPool.start(init, createSharedLink(tp, ...Object.values(linkCaps(cfg, tp, maxBatch)) as [number, number]),
         { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs, onProgress })
       : await LocalPool.start(init, onProgress);

@@ -1,0 +1,52 @@
+// Worker thread of a networked shard: the same requests as tp/worker.ts, answered on a MessagePort handed over in
+// workerData (tp/worker.ts, imported for dispatch(), serves the parent port, which this pool never writes to).
+// The shard's link is a SocketLink over the SharedArrayBuffer its process's event loop pumps to the sockets.
+import { workerData, type MessagePort } from 'node:worker_threads';
+import { createSharedLink, Link } from '../tp/link.js';
+import { Shard, ShardInit } from '../tp/shard.js';
+import { dispatch, Request, Reply } from '../tp/worker.js';
+import { SocketLink, SocketLinkSpec } from './socket-link.js';
+
+export type NetRequest = Request
+  | { op: 'netInit'; init: Omit<ShardInit, 'link' | 'barrierTimeoutMs'>; link: SocketLinkSpec | null }
+  | { op: 'linkReset' };
+
+/**
+ * Shard.create builds a SharedLink from init.link; a networked shard needs a SocketLink instead. Until ShardInit
+ * takes a Link, the shard is created against a stand-in SharedLink of the same size (so its Communicator splits
+ * chunks for the right shard count) and the Communicator's link is then replaced by the SocketLink.
+ */
+async function createNetShard(init: Omit<ShardInit, 'link' | 'barrierTimeoutMs'>, spec: SocketLinkSpec | null,
+                              progress: (d: number, t: number) => void): Promise<{ shard: Shard; link: SocketLink | null }> {
+  const S = init.plans.length;
+  const shard = await Shard.create({ ...init, link: S > 1 ? createSharedLink(S, 0, 0) : null, barrierTimeoutMs: 0 }, progress);
+  const link = spec ? new SocketLink(spec) : null;
+  if (link) (shard.comm as unknown as { link: Link }).link = link;
+  return { shard, link };
+}
+
+const port = (workerData as { port: MessagePort }).port;
+const state = { shard: null as Shard | null, link: null as SocketLink | null };
+let queue = Promise.resolve();
+port.on('message', ({ id, req }: { id: number; req: NetRequest }) => {
+  queue = queue.then(async () => {
+    let last = 0;
+    const progress = (done: number, total: number) => {
+      const now = Date.now();
+      if (now - last > 200 || done === total) { last = now; port.postMessage({ id, progress: [done, total] } satisfies Reply); }
+    };
+    try {
+      let value: unknown;
+      if (req.op === 'netInit') {
+        const { shard, link } = await createNetShard(req.init, req.link, progress);
+        Object.assign(state, { shard, link });
+        value = { bytes: shard.bytes };
+      } else if (req.op === 'linkReset') state.link?.reset();
+      else value = await dispatch(state, req);
+      const logits = (value as { logits?: Float32Array | null } | undefined)?.logits;
+      port.postMessage({ id, ok: true, value } satisfies Reply, logits ? [logits.buffer as ArrayBuffer] : []);
+    } catch (e) {
+      port.postMessage({ id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies Reply);
+    }
+  });
+});
