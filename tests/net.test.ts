@@ -1,0 +1,121 @@
+// Shards across processes over TCP (bindings/net): shard processes spawned from the CLI on loopback, the root in
+// this process. Logits bitwise equal to the in-process pool with the same codec and TP degree, shards identical,
+// faults (a killed peer, a stalled peer, reconnect), refusals (bad secret, other model, no secret off loopback),
+// the frame decoder under random input, and a run in network namespaces joined by tbf-shaped veth links.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Engine } from '../bindings/engine.js';
+import { startShardServer } from '../bindings/net/server.js';
+import { fuzzDecoder } from '../bindings/net/fuzz.js';
+import { modelPath } from '../bindings/models.js';
+import type { CommConfig } from '../bindings/tp/allreduce.js';
+
+const root = new URL('..', import.meta.url).pathname;
+
+async function startShard(args: string[] = []): Promise<{ proc: ChildProcess; address: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bindings/cli.ts', 'shard', '--listen', '127.0.0.1:0', '--quiet', ...args],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((res, rej) => {
+    createInterface({ input: proc.stdout! }).once('line', res);
+    proc.once('exit', (c) => rej(new Error(`shard exited (${c}) before listening`)));
+  });
+  return { proc, address: line.replace(/^listening /, '') };
+}
+const stop = (p: ChildProcess) => { if (p.exitCode === null) p.kill('SIGKILL'); };
+const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+const ids = Array.from({ length: 24 }, (_, i) => 200 + 37 * i);
+const COMMS: (CommConfig | null)[] = [null, { mode: 'int4-g32', algorithm: 'all-gather', fraction: 1 / 64 }, { mode: 'int4-g32', algorithm: 'rs-ag', fraction: 1 / 64 }];
+
+async function logitsFor(e: Engine, comm: CommConfig | null) {
+  await e.setComm(comm);
+  e.reset();
+  const pre = await e.forward(ids, true);         // 24 tokens in batches of 16: a full and a partial batch
+  const step = await e.forward([ids[3]]);         // one decode step
+  return { pre, step };
+}
+
+for (const tp of [2, 3]) {
+  test(`TP ${tp} over TCP (${tp - 1} shard process${tp > 2 ? 'es' : ''}): logits bitwise equal to the in-process run, exact and int4-g32, shards identical`, async () => {
+    const shards = await Promise.all(Array.from({ length: tp - 1 }, () => startShard()));
+    let net: Engine | null = null, mem: Engine | null = null;
+    try {
+      net = await Engine.load('smollm2', { peers: shards.map((s) => s.address), maxBatch: 16, context: 256 });
+      mem = await Engine.load('smollm2', { tp, maxBatch: 16, context: 256 });
+      assert.equal(net.tp, tp);
+      await net.verifyIdentity(true);
+      for (const comm of tp === 2 ? COMMS : COMMS.slice(0, 2)) {
+        const a = await logitsFor(net, comm), b = await logitsFor(mem, comm), what = comm ? `${comm.mode} ${comm.algorithm}` : 'exact';
+        assert.ok(sameBits(a.pre.logits, b.pre.logits), `${what}: prefill logits differ`);
+        assert.ok(sameBits(a.step.logits, b.step.logits), `${what}: decode logits differ`);
+        assert.equal(a.pre.bytesSent, b.pre.bytesSent, `${what}: the wire carries the same encoded bytes`);
+        assert.equal(a.pre.checks, 2 * 2 * net.cfg.layers * tp, `${what}: every site checked`);
+        assert.equal(a.pre.mismatches + a.step.mismatches, 0, `${what}: shards diverged`);
+      }
+    } finally { await net?.close(); await mem?.close(); shards.forEach((s) => stop(s.proc)); }
+  });
+}
+
+test('a killed peer fails the call within 5 s naming it; after it restarts on its port the root serves again', async () => {
+  const [s1, s2] = await Promise.all([startShard(), startShard()]);
+  let s2b: ChildProcess | null = null, net: Engine | null = null;
+  try {
+    net = await Engine.load('smollm2', { peers: [s1.address, s2.address], maxBatch: 16, context: 256 });
+    const ref = await net.forward(ids, true);
+    stop(s2.proc);
+    net.reset();
+    const t0 = Date.now();
+    await assert.rejects(net.forward(ids, true), (e: Error) => e.message.includes(s2.address) && /disconnected|lost|refused|not connected/.test(e.message));
+    assert.ok(Date.now() - t0 < 5000, `failed after ${Date.now() - t0} ms`);
+    // still down: the next call fails fast too, naming it
+    await assert.rejects(net.forward(ids, true), (e: Error) => e.message.includes(s2.address));
+    s2b = (await startShard(['--listen', s2.address])).proc; // same port (the later --listen wins)
+    net.reset();
+    const again = await net.forward(ids, true);
+    assert.ok(sameBits(again.logits, ref.logits), 'logits after the reconnect differ');
+  } finally { await net?.close(); stop(s1.proc); stop(s2.proc); if (s2b) stop(s2b); }
+});
+
+test('a stalled peer fails the call within the fence deadline, naming it', async () => {
+  const s1 = await startShard();
+  let net: Engine | null = null;
+  try {
+    net = await Engine.load('smollm2', { peers: [s1.address], maxBatch: 16, context: 256, fenceMs: 2000 });
+    const stall = net.pool.call(1, { op: 'stall', ms: 4000 }).catch((e: Error) => e);
+    const t0 = Date.now();
+    await assert.rejects(net.forward(ids), (e: Error) => e.message.includes(s1.address) && /sent nothing/.test(e.message));
+    assert.ok(Date.now() - t0 < 5000, `failed after ${Date.now() - t0} ms`);
+    await stall;
+    net.reset();
+    await net.forward(ids); // recovers once the peer answers again
+  } finally { await net?.close(); stop(s1.proc); }
+});
+
+test('refused: a bad secret (nothing sent back), another model (hash named), no secret off loopback', async () => {
+  const withSecret = await startShard(['--secret', 'right']);
+  const gemma = await startShard(['--model', 'gemma3']);
+  try {
+    await assert.rejects(Engine.load('smollm2', { peers: [withSecret.address], peerSecret: 'wrong', maxBatch: 16, context: 256 }),
+      /closed the connection during authentication/);
+    await assert.rejects(Engine.load('smollm2', { peers: [withSecret.address], maxBatch: 16, context: 256 }), /authentication/);
+    await assert.rejects(Engine.load('smollm2', { peers: [gemma.address], maxBatch: 16, context: 256 }), /model mismatch: .*SHA-256/);
+    await assert.rejects(startShardServer({ listen: '0.0.0.0:0', model: await modelPath('smollm2') }), /needs a shared secret/);
+  } finally { stop(withSecret.proc); stop(gemma.proc); }
+});
+
+test('frame decoder: 20 000 random and mutated streams never crash and never allocate past the cap', () => {
+  const r = fuzzDecoder(20_000, 7);
+  assert.equal(r.crashes, 0, r.firstCrash ?? '');
+  assert.ok(r.rejected > 0 && r.accepted > 0, JSON.stringify(r));
+});
+
+test('network namespaces: 2 processes on a 100 Mbit/s tbf-shaped veth link, exact vs int4-g32 bitwise equal to in-process, shards identical, a killed peer named', (t) => {
+  const r = spawnSync('bash', ['scripts/net-ns.sh', '--rate', '100mbit', '--shards', '1', '--', process.execPath, '--import', 'tsx', 'scripts/net-check.ts'],
+    { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  if (r.status === 77) { t.skip(`network namespaces unavailable here: ${r.stderr.trim()}`); return; }
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /ok exact/);
+  assert.match(r.stdout, /ok int4-g32/);
+  assert.match(r.stdout, /ok killed peer named/);
+});
