@@ -26,7 +26,10 @@ export function planShards(cfg: ModelConfig, shards: number): ShardPlan[] {
   if (shards > H) throw new Error(`TP ${shards} exceeds the ${H} attention heads of this model`);
   const group = H / KV;
   const plans: ShardPlan[] = [];
-  const ffn = splitRange(cfg.ffn, shards, 16), vocab = splitRange(cfg.vocab, shards, 16);
+  // FFN columns are the K of the row-parallel down projection: cut on 256 (K-quant super-blocks stay whole, so the
+  // compact packed formats apply) where that leaves every shard some, else on the 32-value blocks of every format.
+  const ffnAlign = cfg.ffn % 256 === 0 && cfg.ffn / shards >= 256 ? 256 : 32;
+  const ffn = splitRange(cfg.ffn, shards, ffnAlign), vocab = splitRange(cfg.vocab, shards, 16);
   for (let s = 0; s < shards; s++) {
     let heads: [number, number], kvHeads: [number, number];
     if (shards <= KV) {
