@@ -4,8 +4,9 @@ import {
   bf16Down, bf16Lanes, bf16Scalar, bf16Up, codeBias, codeLanes, codeScalar, f16Lanes, f16Scalar, fromBf16,
   invScale, narrowCodes, pack16, packScalar, storeNibbles32,
 } from './codec_lanes';
+import { encodeRot } from './codec_rot';
 import {
-  coded, codeOff, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_INV_PTR, CX_ISOUT_PTR,
+  coded, codeOff, excEntry, ROT, RAW_ROWS, ROW_MARGIN, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_INV_PTR, CX_ISOUT_PTR,
   CX_MIN_PTR, CX_OUTLIER_PTR, CX_OUTLIERS, E_CAP, excOff, F16, F32, groups, HEADER, IDX_ON_WIRE, idxOff, INT_GROUP, INT_STATIC,
   isNonFinite, layout, minOff, OUT_F16, OUT_GROUP, OUT_STATIC, rowBytes, scaleOff, scratchBytes, SYM, valOff, writeHeader,
 } from './codec_layout';
@@ -20,17 +21,36 @@ export function encode(ctx: usize, src: usize, tokens: i32, dst: usize, dstCap: 
   const n = tokens * F;
   if (codec <= F16) return encodeFloat(codec, src, tokens, F, dst, dstCap);
   layout(codec, bits, flags, G, tokens, F, O);
+  if (codec == ROT) {
+    // §9: f32 when the block (raw blocks included) would be larger than f32
+    if (excOff > <i64>HEADER + (<i64>n << 2)) return encodeFloat(F32, src, tokens, F, dst, dstCap);
+    if (excOff > <i64>dstCap) return E_CAP;
+    if ((flags & IDX_ON_WIRE) != 0) memory.copy(dst + <usize>idxOff, oPtr, O << 2);
+    const total = encodeRot(ctx, src, tokens, bits, G, flags, F, O, dst, dstCap, scratch);
+    if (total == 0) return encodeFloat(F32, src, tokens, F, dst, dstCap);
+    if (total < 0) return total;
+    writeHeader(dst, codec, bits, flags, G, tokens, F, O, <i32>((<i64>total - excOff) / excEntry), total);
+    return total;
+  }
   if (excOff > <i64>dstCap) return E_CAP;
   if ((flags & IDX_ON_WIRE) != 0) memory.copy(dst + <usize>idxOff, oPtr, O << 2);
   const work = scratch, tmp = scratch + <usize>(scratchBytes(F) - 16);
   const to16F16 = (flags & OUT_F16) != 0;
   const maxX = n / 64;
-  let X = 0;
+  let X = 0, W = 0;
+  const rawFlag = (flags & RAW_ROWS) != 0, rawCap = (tokens + 15) >> 4;
   for (let t = 0; t < tokens; t++) {
     const row = src + (<usize>(t * F) << 2);
     for (let i = 0; i < O; i++) {
       const x = load<f32>(row + (<usize>load<u32>(oPtr + (<usize>i << 2)) << 2));
       store<u16>(dst + <usize>valOff + (<usize>(t * O + i) << 1), <u16>(to16F16 ? f16Scalar(x) : bf16Scalar(x)));
+    }
+    if (rawFlag && W < rawCap && rawRow(ctx, row, F, codec, bits)) {
+      // §10: the row goes raw at the end; here it is coded as zeros
+      W++;
+      memory.fill(work, 0, <usize>coded << 2);
+      encodeRow(codec, work, bits, G, flags, dst + <usize>(codeOff + <i64>t * rowBytes), 0, 0, ctx, tmp);
+      continue;
     }
     let w = row;
     if (codec == OUT_STATIC) {
@@ -66,9 +86,41 @@ export function encode(ctx: usize, src: usize, tokens: i32, dst: usize, dstCap: 
     }
     encodeRow(codec, work, bits, G, flags, codes, scales, mins, ctx, tmp);
   }
-  const total = <i32>(excOff + <i64>X * 8);
-  writeHeader(dst, codec, bits, flags, G, tokens, F, O, X, total);
-  return total;
+  let total = excOff + <i64>X * 8;
+  if (W > 0) {
+    const rawOff = total, vals = rawOff + <i64>W * 4;
+    total = vals + <i64>W * <i64>F * 2;
+    if (total > <i64>dstCap) return E_CAP;
+    for (let t = 0, k = 0; k < W; t++) {
+      const row = src + (<usize>(t * F) << 2);
+      if (!rawRow(ctx, row, F, codec, bits)) continue;
+      store<u32>(dst + <usize>rawOff + (<usize>k << 2), t);
+      const out = dst + <usize>vals + (<usize>(k * F) << 1);
+      let f = 0;
+      for (; f + 8 <= F; f += 8)
+        v128.store(out + (<usize>f << 1), i16x8.narrow_i32x4_u(bf16Lanes(v128.load(row + (<usize>f << 2))), bf16Lanes(v128.load(row + (<usize>f << 2), 16))));
+      for (; f < F; f++) store<u16>(out + (<usize>f << 1), <u16>bf16Scalar(load<f32>(row + (<usize>f << 2))));
+      k++;
+    }
+  }
+  writeHeader(dst, codec, bits, flags, G, tokens, F, O, X, <i32>total);
+  store<u16>(dst + 10, <u16>W);
+  return <i32>total;
+}
+
+/** §10: does this row hold a finite coded value whose code position (x − min)·inv leaves [−m·qmax, (1+m)·qmax]? */
+function rawRow(ctx: usize, row: usize, F: i32, codec: i32, bits: i32): bool {
+  const isOut = load<usize>(ctx + CX_ISOUT_PTR), minP = load<usize>(ctx + CX_MIN_PTR), invP = load<usize>(ctx + CX_INV_PTR);
+  const qmax = <f32>((1 << bits) - 1), lo: f32 = -ROW_MARGIN * qmax, hi: f32 = (<f32>1 + ROW_MARGIN) * qmax;
+  let j = 0;
+  for (let f = 0; f < F; f++) {
+    if (codec == OUT_STATIC && load<u8>(isOut + f) != 0) continue;
+    const x = load<f32>(row + (<usize>f << 2));
+    const v = (x - load<f32>(minP + (<usize>j << 2))) * load<f32>(invP + (<usize>j << 2));
+    j++;
+    if (!isNonFinite(x) && (v < lo || v > hi)) return true;
+  }
+  return false;
 }
 
 /** Code one work row; false (row unfinished) if it holds a NaN or ±Inf. */

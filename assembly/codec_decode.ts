@@ -1,9 +1,10 @@
 // SIMD codec kernel, decode side: bytes → f32 (decode) or += f32 (decode-accumulate, the all-reduce's inner loop).
 // Validates every header field against the context before it writes anything (docs/wire-format.md §1).
+import { checkRaw, decodeRot } from './codec_rot';
 import { codeAt, fromBf16, fromF16Lanes, fromF16Scalar, unpack16 } from './codec_lanes';
 import {
   coded, codeOff, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_ISOUT_PTR, CX_MIN_PTR, CX_OUTLIER_PTR,
-  CX_OUTLIERS, CX_SCALE_PTR, E_CAP, E_CONTEXT, E_EXC, E_HEADER, E_MAGIC, E_OUTLIER, E_TRUNC, E_VERSION, excOff, F16,
+  CX_OUTLIERS, CX_SCALE_PTR, excEntry, ROT, RAW_ROWS, E_CAP, E_CONTEXT, E_EXC, E_HEADER, E_MAGIC, E_OUTLIER, E_TRUNC, E_VERSION, excOff, F16,
   F32, groups, HEADER, idxOff, IDX_ON_WIRE, INT_STATIC, layout, MAGIC, minOff, OUT_F16, OUT_GROUP, OUT_STATIC,
   rowBytes, scaleOff, scratchBytes, SYM, valOff,
 } from './codec_layout';
@@ -28,15 +29,18 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
   const codec = <i32>load<u8>(src + 5), bits = <i32>load<u8>(src + 6), flags = <i32>load<u8>(src + 7);
   const G = <i32>load<u16>(src + 8), tokens = load<u32>(src + 12), hF = load<u32>(src + 16);
   const O = load<u32>(src + 20), X = load<u32>(src + 24), total = load<u32>(src + 28);
-  if (codec > OUT_GROUP) return E_HEADER;
+  if (codec > ROT) return E_HEADER;
   if (hF != <u32>F) return E_CONTEXT;
   if (codec != F32 && (codec != load<i32>(ctx + CX_CODEC) || bits != load<i32>(ctx + CX_BITS) || flags != load<i32>(ctx + CX_FLAGS) ||
       G != load<i32>(ctx + CX_GROUP) || O != load<u32>(ctx + CX_OUTLIERS))) return E_CONTEXT;
   if (codec <= F16 && (bits != (codec == F32 ? 32 : 16) || flags != 0 || G != 0 || O != 0 || X != 0)) return E_HEADER;
   const n64 = <i64>tokens * <i64>F;
   layout(codec, bits, flags, G, <i64>tokens, F, <i32>O);
-  if (<i64>X > n64 / 64) return E_HEADER;
-  const end = excOff + <i64>X * 8;
+  if (<i64>X > (codec == ROT ? n64 : n64 / 64)) return E_HEADER;
+  const W = <u32>load<u16>(src + 10); // §10 raw rows
+  if (W > 0 && ((flags & RAW_ROWS) == 0 || W > tokens)) return E_HEADER;
+  const rawOff = excOff + <i64>X * excEntry, rawVals = rawOff + <i64>W * 4;
+  const end = rawVals + <i64>W * <i64>F * 2;
   if (<i64>total != end) return E_HEADER;
   if (end > <i64>srcLen) return E_TRUNC;
   if (n64 > <i64>dstCap) return E_CAP;
@@ -56,12 +60,22 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
       store<u8>(isOut + o, 1);
     }
   }
+  if (codec == ROT) {
+    if (checkRaw(src, X, tokens, F, flags) != 0) return E_EXC;
+    decodeRot(src, <i32>tokens, bits, G, flags, F, <i32>O, X, oPtr, dst, acc, scratch);
+    return <i32>tokens;
+  }
   const exc = src + <usize>excOff;
   for (let e: u32 = 0; e < X; e++) {
     const idx = load<u32>(exc + (<usize>e << 3));
     if (<i64>idx >= n64 || (e > 0 && idx <= load<u32>(exc + (<usize>(e - 1) << 3)))) return E_EXC;
   }
 
+  for (let k: u32 = 0; k < W; k++) {
+    const r = load<u32>(src + <usize>rawOff + (<usize>k << 2));
+    if (r >= tokens || (k > 0 && r <= load<u32>(src + <usize>rawOff + (<usize>(k - 1) << 2)))) return E_EXC;
+  }
+  let k: u32 = 0;
   const isStatic = codec == INT_STATIC || codec == OUT_STATIC;
   const rowbuf = scratch, tmp = scratch + <usize>(scratchBytes(F) - 16);
   const f16vals = (flags & OUT_F16) != 0;
@@ -70,6 +84,16 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
     const out = dst + (<usize>(t * F) << 2);
     const codes = src + <usize>(codeOff + <i64>t * rowBytes);
     const rowEnd = <u32>((t + 1) * F);
+    if (k < W && load<u32>(src + <usize>rawOff + (<usize>k << 2)) == <u32>t) {
+      // §10: a raw row replaces the decoded row (its exceptions, if any, are skipped)
+      while (e < X && load<u32>(exc + (<usize>e << 3)) < rowEnd) e++;
+      const vals = src + <usize>rawVals + (<usize>(k * F) << 1);
+      let f = 0;
+      for (; f + 4 <= F; f += 4) emit4(out + (<usize>f << 2), i32x4.shl(i32x4.extend_low_i16x8_u(v128.load64_zero(vals + (<usize>f << 1))), 16), acc);
+      for (; f < F; f++) emit1(out + (<usize>f << 2), fromBf16(<u32>load<u16>(vals + (<usize>f << 1))), acc);
+      k++;
+      continue;
+    }
     const rowHasExc = e < X && load<u32>(exc + (<usize>e << 3)) < rowEnd;
     const direct = O == 0 && !rowHasExc;
     const target = direct ? out : rowbuf;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { makeRig, bitsOf } from './helpers.js';
-import { parseCodec, makeContext, staticParamsFromRange, CodecContext, CodecSpec } from '../bindings/codec/spec.js';
+import { parseCodec, makeContext, staticParamsFromRange, CodecContext, CodecSpec, hasOutliers } from '../bindings/codec/spec.js';
 import { encodeReference, decodeReference } from '../bindings/codec/reference.js';
 import { SimdCodec } from '../bindings/codec/simd.js';
 import { f32FromBf16 } from '../bindings/codec/numerics.js';
@@ -18,6 +18,9 @@ const NAMES = [
   'f32', 'bf16', 'f16', 'int2-g16', 'int3-g32', 'int4-g32', 'int4-g32-sym', 'int4-g128', 'int5-g64-sym', 'int6-g16',
   'int8-g32', 'int8-g64-sym', 'int4-static', 'int3-static', 'int8-static', 'outlier-int4-static', 'outlier-int3-static-f16',
   'outlier-int4-g32', 'outlier-int4-g16-sym-f16', 'outlier-int2-g64-idx', 'outlier-int4-static-idx', 'outlier-int6-g32-idx-f16',
+  'rot64-int4-g64', 'rot128-int4-g32', 'rot128-int3-g128', 'rot64-int2-g16', 'rot128-int8-g64', 'rot64-int5-g32',
+  'outlier-rot128-int4-g128', 'outlier-rot64-int3-g64-f16', 'outlier-rot128-int4-g32-idx',
+  'int4-static-rows', 'outlier-int4-static-rows', 'outlier-int3-static-rows-idx-f16',
 ];
 
 /** Buffers in wasm memory with canary bytes on both sides, to catch any out-of-bounds write. */
@@ -49,7 +52,7 @@ function simdFor(ctx: CodecContext, key: string): SimdCodec {
 function contextFor(name: string, F: number, anySeed: number): { ctx: CodecContext; key: string } {
   const seed = anySeed % 7; // the cache key below covers every parameter that depends on it
   const spec = parseCodec(name);
-  const O = spec.codec === CodecId.OutlierStatic || spec.codec === CodecId.OutlierGroup ? Math.max(1, Math.floor(F / 64)) : 0;
+  const O = hasOutliers(spec) ? Math.max(1, Math.floor(F / 64)) : 0;
   const outliers: number[] = [];
   for (let i = 0; i < O; i++) outliers.push(Math.floor(((i + 0.5) * F) / O + (seed % 3)) % F);
   outliers.sort((a, b) => a - b);
@@ -71,7 +74,7 @@ const valueArb = fc.oneof(
 const blockArb = fc.record({
   name: fc.constantFrom(...NAMES),
   tokens: fc.integer({ min: 1, max: 5 }),
-  features: fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(64, 96, 128, 576, 640)),
+  features: fc.oneof(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 120, max: 200 }), fc.constantFrom(64, 96, 128, 192, 576, 640)),
   seed: fc.nat(1000),
   constant: fc.boolean(),
 }).chain((r) => fc.array(valueArb, { minLength: r.tokens * r.features, maxLength: r.tokens * r.features })

@@ -39,7 +39,8 @@ test('every shard holds bitwise-identical sums after every all-reduce, for every
     await e.verifyIdentity(true);
     for (const comm of [null, { mode: 'int4-g32', algorithm: 'all-gather' as const, fraction: 1 / 64 },
       { mode: 'int4-g32-sym', algorithm: 'rs-ag' as const, fraction: 1 / 64 }, { mode: 'bf16', algorithm: 'rs-ag' as const, fraction: 1 / 64 },
-      { mode: 'int3-g16', algorithm: 'all-gather' as const, fraction: 1 / 64 }, { mode: 'auto', algorithm: 'rs-ag' as const, fraction: 1 / 64 }]) {
+      { mode: 'int3-g16', algorithm: 'all-gather' as const, fraction: 1 / 64 }, { mode: 'auto', algorithm: 'rs-ag' as const, fraction: 1 / 64 },
+      { mode: 'rot128-int4-g64', algorithm: 'rs-ag' as const, fraction: 1 / 64 }, { mode: 'rot64-int3-g32', algorithm: 'all-gather' as const, fraction: 1 / 64 }]) {
       await e.setComm(comm);
       e.reset();
       const out = await e.forward(ids); // 40 tokens in chunks of 16: prefill-sized and partial chunks
@@ -133,7 +134,8 @@ test('NaN and Inf in a partial sum propagate through every codec and algorithm a
   for (const value of [NaN, Infinity]) {
     const outcomes: string[] = [];
     for (const comm of [null, { mode: 'int4-g32', algorithm: 'all-gather' as const, fraction: 1 / 64 },
-      { mode: 'int4-g32', algorithm: 'rs-ag' as const, fraction: 1 / 64 }, { mode: 'bf16', algorithm: 'all-gather' as const, fraction: 1 / 64 }]) {
+      { mode: 'int4-g32', algorithm: 'rs-ag' as const, fraction: 1 / 64 }, { mode: 'bf16', algorithm: 'all-gather' as const, fraction: 1 / 64 },
+      { mode: 'rot128-int4-g128', algorithm: 'all-gather' as const, fraction: 1 / 64 }, { mode: 'rot128-int4-g128', algorithm: 'rs-ag' as const, fraction: 1 / 64 }]) {
       await e.setComm(comm);
       // shard 1's last-layer MLP partial gets the bad value at token 3, feature 100
       await e.pool.call(1, { op: 'poison', poison: { site: 2 * e.cfg.layers - 1, index: 3 * e.cfg.hidden + 100, value } });

@@ -4,9 +4,10 @@ import {
   bf16Down, bf16Nearest, bf16Up, clampCode, f16Nearest, f32Bits, f32FromBf16, f32FromBits, f32FromF16, fround, invScale,
 } from './numerics.js';
 import { CodecContext, isFloat } from './spec.js';
+import { decodeRotated, encodeRotated } from './rotated.js';
 import {
   CodecId, ERR, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_SYMMETRIC, HEADER_BYTES, Header, Layout, layoutOf,
-  maxExceptions, readHeader, WireFormatError, writeHeader,
+  maxExceptions, maxRawRows, rawRowBytes, readHeader, ROW_MARGIN, WireFormatError, writeHeader, FLAG_RAW_ROWS,
 } from './wire.js';
 
 const to16 = (flags: number) => ((flags & FLAG_OUTLIER_F16) !== 0 ? f16Nearest : bf16Nearest);
@@ -28,16 +29,27 @@ export function encodeReference(ctx: CodecContext, src: Float32Array, tokens: nu
   const F = ctx.features, n = tokens * F, { spec } = ctx;
   if (src.length < n) throw new Error(`encode: source has ${src.length} values, need ${n}`);
   const O = ctx.outliers.length;
-  let X = 0;
-  if (!isFloat(spec)) for (let i = 0; i < n; i++) if (!ctx.isOutlier[i % F] && !Number.isFinite(src[i])) X++;
+  if (spec.codec === CodecId.Rotated) return encodeRotated(ctx, src, tokens) ?? encodeFloat(CodecId.F32, src, tokens, F);
   if (isFloat(spec)) return encodeFloat(spec.codec, src, tokens, F);
+  const raw = spec.rawRows ? rawRowsOf(ctx, src, tokens) : [];
+  let X = 0;
+  for (let i = 0, r = 0; i < n; i++) {
+    if (r < raw.length && Math.floor(i / F) > raw[r]) r++;
+    if (!ctx.isOutlier[i % F] && !Number.isFinite(src[i]) && raw[r] !== Math.floor(i / F)) X++;
+  }
   if (X > maxExceptions(n)) return encodeFloat(CodecId.F32, src, tokens, F);
 
   const h = { codec: spec.codec, bits: spec.bits, flags: ctx.flags, groupSize: spec.groupSize, tokens, features: F, outliers: O };
   const L = layoutOf(h);
-  const out = new Uint8Array(L.excOff + 8 * X);
+  const rawOff = L.excOff + 8 * X;
+  const out = new Uint8Array(rawOff + raw.length * rawRowBytes(F));
   const dv = new DataView(out.buffer);
-  writeHeader(dv, { ...h, exceptions: X, totalBytes: out.length });
+  writeHeader(dv, { ...h, exceptions: X, totalBytes: out.length, rawRows: raw.length });
+  // §10: raw rows' indices, then their F values in bf16; the row itself is coded as a row of zeros
+  raw.forEach((t, k) => {
+    dv.setUint32(rawOff + 4 * k, t, true);
+    for (let f = 0; f < F; f++) dv.setUint16(rawOff + 4 * raw.length + 2 * (k * F + f), bf16Nearest(src[t * F + f]), true);
+  });
   if (ctx.flags & FLAG_INDICES_ON_WIRE) for (let i = 0; i < O; i++) dv.setUint32(L.idxOff + 4 * i, ctx.outliers[i], true);
   const conv16 = to16(ctx.flags);
   const work = new Float32Array(L.coded);
@@ -47,9 +59,10 @@ export function encodeReference(ctx: CodecContext, src: Float32Array, tokens: nu
     for (let i = 0; i < O; i++) dv.setUint16(L.valOff + 2 * (t * O + i), conv16(src[row + ctx.outliers[i]]), true);
     // Work row (§4): compacted for outlier-static, outliers zeroed for outlier-group; exceptions become 0.
     let j = 0;
+    const isRaw = raw.includes(t);
     for (let f = 0; f < F; f++) {
       if (ctx.isOutlier[f]) { if (spec.codec === CodecId.OutlierGroup) work[j++] = 0; continue; }
-      const x = src[row + f];
+      const x = isRaw ? 0 : src[row + f];
       if (!Number.isFinite(x)) { dv.setUint32(excAt, row + f, true); dv.setUint32(excAt + 4, f32Bits(x), true); excAt += 8; work[j++] = 0; }
       else work[j++] = x;
     }
@@ -58,6 +71,23 @@ export function encodeReference(ctx: CodecContext, src: Float32Array, tokens: nu
     else encodeGroupRow(ctx, work, out, dv, L, t, codeRow);
   }
   return out;
+}
+
+/** §10: rows (ascending, at most ⌈tokens/16⌉, first first) holding a finite coded value whose code position
+ *  v = (x − min)·inv lies below −ROW_MARGIN·qmax or above (1 + ROW_MARGIN)·qmax. */
+export function rawRowsOf(ctx: CodecContext, src: Float32Array, tokens: number): number[] {
+  const F = ctx.features, qmax = 2 ** ctx.spec.bits - 1, lo = -ROW_MARGIN * qmax, hi = (1 + ROW_MARGIN) * qmax;
+  const rows: number[] = [], cap = maxRawRows(tokens);
+  for (let t = 0; t < tokens && rows.length < cap; t++) {
+    for (let f = 0, j = 0; f < F; f++) {
+      if (ctx.isOutlier[f] && ctx.spec.codec === CodecId.OutlierStatic) continue;
+      const x = src[t * F + f];
+      const v = fround(fround(x - ctx.min[j]) * ctx.inv[j]);
+      j++;
+      if (Number.isFinite(x) && (v < lo || v > hi)) { rows.push(t); break; }
+    }
+  }
+  return rows;
 }
 
 function encodeStaticRow(ctx: CodecContext, work: Float32Array, out: Uint8Array, codeRow: number): void {
@@ -109,7 +139,7 @@ function encodeFloat(codec: CodecId, src: Float32Array, tokens: number, F: numbe
 /** Check a header against the decoder's context and buffer (§1); returns its layout. */
 export function validateHeader(ctx: CodecContext, h: Header, given: number): Layout {
   const float = h.codec <= CodecId.F16;
-  if (h.codec > CodecId.OutlierGroup) throw new WireFormatError(ERR.BAD_HEADER, `codec id ${h.codec}`);
+  if (h.codec > CodecId.Rotated) throw new WireFormatError(ERR.BAD_HEADER, `codec id ${h.codec}`);
   if (h.features !== ctx.features) throw new WireFormatError(ERR.CONTEXT_MISMATCH, `features ${h.features} ≠ ${ctx.features}`);
   const fallback = h.codec === CodecId.F32; // §6: an f32 block is accepted in any context of the same width
   if (!fallback && (h.codec !== ctx.spec.codec || h.bits !== ctx.spec.bits || h.flags !== ctx.flags ||
@@ -119,8 +149,12 @@ export function validateHeader(ctx: CodecContext, h: Header, given: number): Lay
     throw new WireFormatError(ERR.BAD_HEADER, 'float codec with integer-codec fields');
   const L = layoutOf(h);
   const n = h.tokens * h.features;
-  if (h.exceptions > maxExceptions(n)) throw new WireFormatError(ERR.BAD_HEADER, `${h.exceptions} exceptions`);
-  const total = L.excOff + 8 * h.exceptions;
+  // Codec 7 lists raw blocks (at most one per block, §9); the others list values (at most ⌊n/64⌋, §6).
+  const maxX = h.codec === CodecId.Rotated ? n : maxExceptions(n);
+  if (h.exceptions > maxX) throw new WireFormatError(ERR.BAD_HEADER, `${h.exceptions} exceptions`);
+  const W = h.rawRows ?? 0; // §10
+  if (W > 0 && ((h.flags & FLAG_RAW_ROWS) === 0 || W > h.tokens)) throw new WireFormatError(ERR.BAD_HEADER, `${W} raw rows`);
+  const total = L.excOff + L.excEntry * h.exceptions + W * rawRowBytes(h.features);
   if (h.totalBytes !== total) throw new WireFormatError(ERR.BAD_HEADER, `length field ${h.totalBytes} ≠ ${total}`);
   if (total > given) throw new WireFormatError(ERR.TRUNCATED, `${given} of ${total} bytes`);
   return L;
@@ -151,14 +185,21 @@ export function decodeReference(ctx: CodecContext, bytes: Uint8Array, out: Float
       if (outliers[i] >= F || (i > 0 && outliers[i] <= outliers[i - 1])) throw new WireFormatError(ERR.BAD_OUTLIER_INDEX, `index ${i}`);
     }
   }
+  if (h.codec === CodecId.Rotated) { decodeRotated(h, L, bytes, outliers, out, accumulate); return h.tokens; }
   // Exceptions are checked before anything is written, so a bad block leaves `out` untouched.
   for (let e = 0; e < h.exceptions; e++) {
     const idx = dv.getUint32(L.excOff + 8 * e, true);
     if (idx >= n || (e > 0 && idx <= dv.getUint32(L.excOff + 8 * (e - 1), true))) throw new WireFormatError(ERR.BAD_EXCEPTION, `entry ${e}`);
   }
+  const W = h.rawRows ?? 0, rawOff = L.excOff + 8 * h.exceptions, rawVals = rawOff + 4 * W;
+  for (let k = 0; k < W; k++) {
+    const t = dv.getUint32(rawOff + 4 * k, true);
+    if (t >= h.tokens || (k > 0 && t <= dv.getUint32(rawOff + 4 * (k - 1), true))) throw new WireFormatError(ERR.BAD_EXCEPTION, `raw row ${k}`);
+  }
   const isOut = new Uint8Array(F);
   for (let i = 0; i < O; i++) isOut[outliers[i]] = 1;
   const conv16 = from16(h.flags);
+  let k = 0;
   const { bits, groupSize: G } = h, half = 2 ** (bits - 1);
   const sym = (h.flags & FLAG_SYMMETRIC) !== 0;
   const staticCodec = h.codec === CodecId.IntStatic || h.codec === CodecId.OutlierStatic;
@@ -182,6 +223,10 @@ export function decodeReference(ctx: CodecContext, bytes: Uint8Array, out: Float
       const idx = dv.getUint32(L.excOff + 8 * e, true);
       if (idx >= (t + 1) * F) break;
       if (!isOut[idx - t * F]) row[idx - t * F] = f32FromBits(dv.getUint32(L.excOff + 8 * e + 4, true));
+    }
+    if (k < W && dv.getUint32(rawOff + 4 * k, true) === t) { // §10: a raw row replaces the whole decoded row
+      for (let f = 0; f < F; f++) row[f] = f32FromBf16(dv.getUint16(rawVals + 2 * (k * F + f), true));
+      k++;
     }
     for (let f = 0; f < F; f++) emit(t * F + f, row[f]);
   }

@@ -1,10 +1,13 @@
 // Codec names, parameters and the per-site context both encoder and decoder hold (docs/wire-format.md §2, §4).
-import { CodecId, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES, maxExceptions } from './wire.js';
+import { CodecId, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
 
 export interface CodecSpec {
   codec: CodecId; bits: number; groupSize: number; symmetric: boolean;
   outlierF16: boolean;     // outlier values as f16 instead of bf16
   indicesOnWire: boolean;  // send outlier indices instead of relying on calibration
+  rotate?: number;         // codec 7: rotation block R (64 or 128)
+  rotOutliers?: boolean;   // codec 7: calibrated 16-bit outlier features kept out of the rotation
+  rawRows?: boolean;       // static codecs: outlier-token rows sent raw in bf16 (§10), suffix -rows
 }
 
 export interface CodecContext {
@@ -23,27 +26,38 @@ const GROUPS = [16, 32, 64, 128];
  */
 export function parseCodec(name: string): CodecSpec {
   const base = { bits: 0, groupSize: 0, symmetric: false, outlierF16: false, indicesOnWire: false };
+  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)((?:-f16|-idx)*)$/.exec(name);
+  if (r) { // codec 7 (§9): block-Hadamard rotation, dynamic symmetric per-group scales
+    const bits = Number(r[3]), G = Number(r[4]), R = Number(r[2]);
+    if (!INT_BITS.includes(bits)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
+    if (!GROUPS.includes(G) || G > R) throw new Error(`codec "${name}": group size must be one of ${GROUPS.filter((g) => g <= R).join(', ')}`);
+    const outlier = r[1] !== undefined;
+    if (!outlier && r[5]) throw new Error(`codec "${name}": -f16/-idx apply to outlier- codecs only`);
+    return { ...base, codec: CodecId.Rotated, bits, groupSize: G, symmetric: true, rotate: R, rotOutliers: outlier,
+      outlierF16: r[5].includes('-f16'), indicesOnWire: r[5].includes('-idx') };
+  }
   if (name === 'f32') return { ...base, codec: CodecId.F32, bits: 32 };
   if (name === 'bf16') return { ...base, codec: CodecId.BF16, bits: 16 };
   if (name === 'f16') return { ...base, codec: CodecId.F16, bits: 16 };
-  const m = /^(outlier-)?int(\d)-(static|g(\d+))((?:-sym|-f16|-idx)*)$/.exec(name);
+  const m = /^(outlier-)?int(\d)-(static|g(\d+))((?:-sym|-f16|-idx|-rows)*)$/.exec(name);
   if (!m) throw new Error(`unknown codec "${name}" (try f32, bf16, f16, int4-g32, int4-g32-sym, int4-static, outlier-int4-static, outlier-int4-g32)`);
   const bits = Number(m[2]);
   if (!INT_BITS.includes(bits)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
   const outlier = m[1] !== undefined, isStatic = m[3] === 'static', mods = m[5];
   const groupSize = isStatic ? 0 : Number(m[4]);
   if (!isStatic && !GROUPS.includes(groupSize)) throw new Error(`codec "${name}": group size must be one of ${GROUPS.join(', ')}`);
+  if (!isStatic && mods.includes('-rows')) throw new Error(`codec "${name}": -rows (outlier tokens sent raw) applies to static codecs only`);
   if (isStatic && mods.includes('-sym')) throw new Error(`codec "${name}": static codecs take their range from calibration; -sym does not apply`);
   const codec = outlier ? (isStatic ? CodecId.OutlierStatic : CodecId.OutlierGroup) : (isStatic ? CodecId.IntStatic : CodecId.IntGroup);
-  return { codec, bits, groupSize, symmetric: mods.includes('-sym'), outlierF16: mods.includes('-f16'), indicesOnWire: mods.includes('-idx') };
+  return { codec, bits, groupSize, symmetric: mods.includes('-sym'), outlierF16: mods.includes('-f16'), indicesOnWire: mods.includes('-idx'), rawRows: mods.includes('-rows') };
 }
 
 export const isStatic = (s: CodecSpec): boolean => s.codec === CodecId.IntStatic || s.codec === CodecId.OutlierStatic;
-export const hasOutliers = (s: CodecSpec): boolean => s.codec === CodecId.OutlierStatic || s.codec === CodecId.OutlierGroup;
+export const hasOutliers = (s: CodecSpec): boolean => s.codec === CodecId.OutlierStatic || s.codec === CodecId.OutlierGroup || (s.codec === CodecId.Rotated && !!s.rotOutliers);
 export const isFloat = (s: CodecSpec): boolean => s.codec <= CodecId.F16;
 
 export function flagsOf(s: CodecSpec): number {
-  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
+  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
     (hasOutliers(s) && s.outlierF16 ? FLAG_OUTLIER_F16 : 0);
 }
 
@@ -87,5 +101,7 @@ export function staticParamsFromRange(lo: ArrayLike<number>, hi: ArrayLike<numbe
 export function maxEncodedBytes(ctx: CodecContext, tokens: number): number {
   const n = tokens * ctx.features;
   const l = layoutOf({ codec: ctx.spec.codec, bits: ctx.spec.bits, flags: ctx.flags, groupSize: ctx.spec.groupSize, tokens, features: ctx.features, outliers: ctx.outliers.length });
-  return Math.max(HEADER_BYTES + 4 * n, l.excOff + 8 * maxExceptions(n));
+  // §6: more than ⌊n/64⌋ exceptions fall back to f32; codec 7 falls back when its raw blocks would pass f32's size (§9)
+  const raw = ctx.spec.rawRows ? maxRawRows(tokens) * rawRowBytes(ctx.features) : 0; // §10
+  return Math.max(HEADER_BYTES + 4 * n, l.excOff + (ctx.spec.codec === CodecId.Rotated ? 0 : 8 * Math.floor(n / 64)) + raw);
 }

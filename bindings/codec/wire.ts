@@ -3,12 +3,34 @@ export const MAGIC = 0x5054424c;
 export const VERSION = 1;
 export const HEADER_BYTES = 32;
 
-export const enum CodecId { F32 = 0, BF16 = 1, F16 = 2, IntGroup = 3, IntStatic = 4, OutlierStatic = 5, OutlierGroup = 6 }
-export const CODEC_NAMES = ['f32', 'bf16', 'f16', 'int-group', 'int-static', 'outlier-static', 'outlier-group'];
+export const enum CodecId { F32 = 0, BF16 = 1, F16 = 2, IntGroup = 3, IntStatic = 4, OutlierStatic = 5, OutlierGroup = 6, Rotated = 7 }
+export const CODEC_NAMES = ['f32', 'bf16', 'f16', 'int-group', 'int-static', 'outlier-static', 'outlier-group', 'rotated'];
 
 export const FLAG_SYMMETRIC = 1;
 export const FLAG_INDICES_ON_WIRE = 2;
 export const FLAG_OUTLIER_F16 = 4;
+/** Static codecs only: outlier-token rows sent raw in bf16 (§10); their count is the header's u16 at offset 10. */
+export const FLAG_RAW_ROWS = 16;
+/** A row is sent raw when a coded value leaves its calibrated range by more than this many range widths (§10). */
+export const ROW_MARGIN = 1;
+/** At most ⌈tokens/16⌉ raw rows per block, the first ones in row order (§10). */
+export const maxRawRows = (tokens: number): number => Math.ceil(tokens / 16);
+/** Codec 7 only: the rotation block R is 128 (else 64). */
+export const FLAG_ROT128 = 8;
+
+/** Codec 7 (§9): a row of F features is cut into R-blocks, then the rest into descending powers of two. */
+export function rotBlocks(F: number, R: number): { start: number; width: number }[] {
+  const out: { start: number; width: number }[] = [];
+  let a = 0;
+  for (; a + R <= F; a += R) out.push({ start: a, width: R });
+  for (let w = R >>> 1; w >= 1; w >>>= 1) if (a + w <= F) { out.push({ start: a, width: w }); a += w; }
+  return out;
+}
+/** Scale groups per row of codec 7: each block holds ⌈w/G⌉ groups. */
+export function rotGroups(F: number, R: number, G: number): number {
+  return rotBlocks(F, R).reduce((s, b) => s + Math.ceil(b.width / G), 0);
+}
+export const rotBlockOf = (flags: number): number => ((flags & FLAG_ROT128) !== 0 ? 128 : 64);
 
 /** Negative status codes returned by the wasm kernel; the reference throws WireFormatError with the same code. */
 export const ERR = {
@@ -33,6 +55,7 @@ export class WireFormatError extends Error {
 export interface Header {
   codec: number; bits: number; flags: number; groupSize: number;
   tokens: number; features: number; outliers: number; exceptions: number; totalBytes: number;
+  rawRows?: number;   // §10: rows sent raw (flag bit4), the u16 at offset 10
 }
 
 export interface Layout {
@@ -40,7 +63,10 @@ export interface Layout {
   groups: number;     // groups per row (0 without groups)
   idxOff: number; valOff: number; scaleOff: number; minOff: number; codeOff: number;
   rowCodeBytes: number; excOff: number;
+  excEntry: number;   // bytes per exception entry: 8, or 4 + 4R for codec 7's raw blocks (§9)
 }
+/** §10: the raw-row section follows the exceptions: W × u32 row index, then W × F × bf16. */
+export const rawRowBytes = (features: number): number => 4 + 2 * features;
 
 /** Section offsets of §3; every size follows from the header fields. */
 export function layoutOf(h: Omit<Header, 'exceptions' | 'totalBytes'>): Layout {
@@ -48,20 +74,22 @@ export function layoutOf(h: Omit<Header, 'exceptions' | 'totalBytes'>): Layout {
   const float = codec <= CodecId.F16;
   const coded = codec === CodecId.OutlierStatic ? features - outliers : features;
   const grouped = codec === CodecId.IntGroup || codec === CodecId.OutlierGroup;
-  const groups = grouped ? Math.ceil(coded / groupSize) : 0;
+  const rot = codec === CodecId.Rotated;
+  const groups = rot ? rotGroups(features, rotBlockOf(flags), groupSize) : grouped ? Math.ceil(coded / groupSize) : 0;
   const idxOff = HEADER_BYTES;
   const valOff = idxOff + ((flags & FLAG_INDICES_ON_WIRE) !== 0 ? outliers * 4 : 0);
   const scaleOff = valOff + tokens * outliers * 2;
   const minOff = scaleOff + tokens * groups * 2;
-  const codeOff = minOff + ((flags & FLAG_SYMMETRIC) === 0 ? tokens * groups * 2 : 0);
+  const codeOff = minOff + ((flags & FLAG_SYMMETRIC) === 0 && !rot ? tokens * groups * 2 : 0);
   const rowCodeBytes = float ? features * (bits >>> 3) : Math.ceil(coded / 8) * bits;
   const excOff = codeOff + tokens * rowCodeBytes;
-  return { coded, groups, idxOff, valOff, scaleOff, minOff, codeOff, rowCodeBytes, excOff };
+  const excEntry = rot ? 4 + 4 * rotBlockOf(flags) : 8;
+  return { coded, groups, idxOff, valOff, scaleOff, minOff, codeOff, rowCodeBytes, excOff, excEntry };
 }
 
 export function writeHeader(dv: DataView, h: Header): void {
   dv.setUint32(0, MAGIC, true); dv.setUint8(4, VERSION); dv.setUint8(5, h.codec); dv.setUint8(6, h.bits);
-  dv.setUint8(7, h.flags); dv.setUint16(8, h.groupSize, true); dv.setUint16(10, 0, true);
+  dv.setUint8(7, h.flags); dv.setUint16(8, h.groupSize, true); dv.setUint16(10, h.rawRows ?? 0, true);
   dv.setUint32(12, h.tokens, true); dv.setUint32(16, h.features, true); dv.setUint32(20, h.outliers, true);
   dv.setUint32(24, h.exceptions, true); dv.setUint32(28, h.totalBytes, true);
 }
@@ -74,7 +102,7 @@ export function readHeader(bytes: Uint8Array): Header {
   return {
     codec: dv.getUint8(5), bits: dv.getUint8(6), flags: dv.getUint8(7), groupSize: dv.getUint16(8, true),
     tokens: dv.getUint32(12, true), features: dv.getUint32(16, true), outliers: dv.getUint32(20, true),
-    exceptions: dv.getUint32(24, true), totalBytes: dv.getUint32(28, true),
+    exceptions: dv.getUint32(24, true), totalBytes: dv.getUint32(28, true), rawRows: dv.getUint16(10, true),
   };
 }
 

@@ -1,0 +1,229 @@
+// SIMD kernel of codec 7 (docs/wire-format.md §9): block-Hadamard rotation, dynamic symmetric per-group scales,
+// 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts:
+// every butterfly is the same f32 add or subtract of the same two operands, in the same stage order.
+import { bf16Up, codeAt, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
+import {
+  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, excEntry, excOff, groups, HEADER, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
+} from './codec_layout';
+
+const SIGN_K: u32 = 0x9e3779b1;
+const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
+
+/** Sign-bit masks of positions i … i+3 (rotSign: top bit of i · 0x9E3779B1). */
+@inline function signMask(i: i32): v128 {
+  return v128.and(i32x4.mul(i32x4.add(i32x4.splat(i), i32x4(0, 1, 2, 3)), i32x4.splat(SIGN_K)), i32x4.splat(0x80000000));
+}
+@inline function signBit(i: i32): u32 { return (<u32>i * SIGN_K) & 0x80000000; }
+
+/** Unnormalized Walsh–Hadamard butterflies on w f32 at p (stages h = 1, 2, 4, …), as the reference. */
+function butterflies(p: usize, w: i32): void {
+  if (w < 4) {
+    for (let h = 1; h < w; h <<= 1)
+      for (let i = 0; i < w; i += h << 1)
+        for (let j = i; j < i + h; j++) {
+          const a = p + (<usize>j << 2), b = p + (<usize>(j + h) << 2);
+          const u = load<f32>(a), v = load<f32>(b);
+          store<f32>(a, u + v); store<f32>(b, u - v);
+        }
+    return;
+  }
+  // h = 1 and h = 2 inside each vector
+  for (let i = 0; i < w; i += 4) {
+    const q = p + (<usize>i << 2);
+    let x = v128.load(q);
+    let s = i32x4.shuffle(x, x, 1, 0, 3, 2);
+    x = i32x4.shuffle(f32x4.add(x, s), f32x4.sub(x, s), 0, 4, 2, 6);
+    s = i32x4.shuffle(x, x, 2, 3, 0, 1);
+    x = i32x4.shuffle(f32x4.add(x, s), f32x4.sub(x, s), 0, 1, 4, 5);
+    v128.store(q, x);
+  }
+  for (let h = 4; h < w; h <<= 1)
+    for (let i = 0; i < w; i += h << 1)
+      for (let j = i; j < i + h; j += 4) {
+        const a = p + (<usize>j << 2), b = p + (<usize>(j + h) << 2);
+        const u = v128.load(a), v = v128.load(b);
+        v128.store(a, f32x4.add(u, v)); v128.store(b, f32x4.sub(u, v));
+      }
+}
+
+function rotForward(p: usize, w: i32): void {
+  let i = 0;
+  for (; i + 4 <= w; i += 4) { const q = p + (<usize>i << 2); v128.store(q, v128.xor(v128.load(q), signMask(i))); }
+  for (; i < w; i++) { const q = p + (<usize>i << 2); store<u32>(q, load<u32>(q) ^ signBit(i)); }
+  butterflies(p, w);
+}
+
+/** Inverse rotation of w values at p, in place: butterflies, then x · (±1/w). */
+function rotInverse(p: usize, w: i32): void {
+  butterflies(p, w);
+  const r = <f32>1 / <f32>w, vr = f32x4.splat(r);
+  let i = 0;
+  for (; i + 4 <= w; i += 4) { const q = p + (<usize>i << 2); v128.store(q, v128.xor(f32x4.mul(v128.load(q), vr), signMask(i))); }
+  for (; i < w; i++) { const q = p + (<usize>i << 2); store<u32>(q, reinterpret<u32>(load<f32>(q) * r) ^ signBit(i)); }
+}
+
+/** max |x| over n values at p (n ≥ 0); NaN-free input. */
+function absMax(p: usize, n: i32): f32 {
+  let v = f32x4.splat(0), i = 0;
+  for (; i + 4 <= n; i += 4) v = f32x4.pmax(v, f32x4.abs(v128.load(p + (<usize>i << 2))));
+  const m = f32x4.pmax(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  let a = max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
+  for (; i < n; i++) a = max(a, abs(load<f32>(p + (<usize>i << 2))));
+  return a;
+}
+
+/** True when every value is within ±LIMIT (false for NaN and ±Inf). */
+function inLimit(p: usize, n: i32): bool {
+  let ok = i32x4.splat(-1), i = 0;
+  const lim = f32x4.splat(LIMIT);
+  for (; i + 4 <= n; i += 4) ok = v128.and(ok, f32x4.le(f32x4.abs(v128.load(p + (<usize>i << 2))), lim));
+  if (!i32x4.all_true(ok)) return false;
+  for (; i < n; i++) if (!(abs(load<f32>(p + (<usize>i << 2))) <= LIMIT)) return false;
+  return true;
+}
+
+/**
+ * Encode (layout() already run for codec 7). Returns bytes written, a negative error, or 0 when the raw blocks
+ * would make the block larger than f32 (the caller then sends f32).
+ */
+export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32, flags: i32, F: i32, O: i32,
+                          dst: usize, dstCap: i32, scratch: usize): i32 {
+  const R = rotBlock(flags), oPtr = load<usize>(ctx + CX_OUTLIER_PTR), isOut = load<usize>(ctx + CX_ISOUT_PTR);
+  const qmax = (1 << bits) - 1, c = <f32>qmax * 0.5;
+  const work = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
+  const f32Size = <i64>HEADER + (<i64>tokens * <i64>F << 2);
+  const to16F16 = (flags & OUT_F16) != 0;
+  const vc = f32x4.splat(c), vlo = f32x4.splat(0), vhi = f32x4.splat(<f32>qmax), bias = i32x4.splat(0x4b400000);
+  let X = 0, blockId = 0;
+  for (let t = 0; t < tokens; t++) {
+    const row = src + (<usize>(t * F) << 2);
+    memory.copy(work, row, <usize>F << 2);
+    for (let i = 0; i < O; i++) {
+      const o = <usize>load<u32>(oPtr + (<usize>i << 2));
+      store<f32>(work + (o << 2), 0);
+      const x = load<f32>(row + (o << 2));
+      store<u16>(dst + <usize>valOff + (<usize>(t * O + i) << 1), <u16>(to16F16 ? f16Scalar(x) : bf16Scalar(x)));
+    }
+    const scales = dst + <usize>(scaleOff + <i64>t * groups * 2);
+    let g = 0, a = 0;
+    for (let w = R; w >= 1; ) {
+      if (a + w > F) { w >>>= 1; continue; }
+      const p = work + (<usize>a << 2);
+      rotForward(p, w);
+      if (!inLimit(p, w)) {
+        X++;
+        const end = excOff + <i64>X * excEntry;
+        if (end > f32Size) return 0;
+        if (end > <i64>dstCap) return -7;
+        const e = dst + <usize>(end - excEntry);
+        store<u32>(e, blockId);
+        for (let i = 0; i < w; i++) store<f32>(e + 4 + (<usize>i << 2), load<u8>(isOut + a + i) != 0 ? 0 : load<f32>(row + (<usize>(a + i) << 2)));
+        memory.fill(e + 4 + (<usize>w << 2), 0, <usize>(R - w) << 2);
+        memory.fill(p, 0, <usize>w << 2);
+      }
+      for (let a0 = 0; a0 < w; a0 += G, g++) {
+        const n = min(G, w - a0), q = p + (<usize>a0 << 2);
+        const sBits = bf16Up(absMax(q, n) / c);
+        store<u16>(scales + (<usize>g << 1), <u16>sBits);
+        const inv = invScale(fromBf16(sBits)), vinv = f32x4.splat(inv);
+        const cq = codes8 + <usize>(a + a0);
+        let i = 0;
+        for (; i + 16 <= n; i += 16) {
+          const r = q + (<usize>i << 2);
+          const q0 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r), vinv), vc))), f32x4.splat(12582912.0)), bias);
+          const q1 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 16), vinv), vc))), f32x4.splat(12582912.0)), bias);
+          const q2 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 32), vinv), vc))), f32x4.splat(12582912.0)), bias);
+          const q3 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 48), vinv), vc))), f32x4.splat(12582912.0)), bias);
+          v128.store(cq + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+        }
+        for (; i < n; i++) {
+          const v = load<f32>(q + (<usize>i << 2)) * inv + c;
+          const r = nearest<f32>(min(max(v, <f32>0), <f32>qmax)); // clamp then round: same as round then clamp to integer bounds
+          store<u8>(cq + i, <u8><i32>r);
+        }
+      }
+      a += w; blockId++;
+      if (w < R) w >>>= 1;
+    }
+    // Pack the row's byte codes (§5), padded with zero codes to whole chunks of 8.
+    const codes = dst + <usize>(codeOff + <i64>t * rowBytes);
+    let j = 0;
+    for (; j + 16 <= F; j += 16) pack16(v128.load(codes8 + j), bits, codes + <usize>((j >>> 3) * bits), tmp);
+    if (j < F) {
+      const padded = (F - j + 7) & ~7;
+      for (let k = F - j; k < padded; k++) store<u8>(codes8 + j + k, 0);
+      packScalar(codes8 + j, padded, bits, codes + <usize>((j >>> 3) * bits));
+    }
+  }
+  return <i32>(excOff + <i64>X * excEntry); // total; the caller writes the header
+}
+
+/** Validate the raw-block list (ascending, in range); 0 or E_EXC (-6). */
+export function checkRaw(src: usize, X: u32, tokens: u32, F: i32, flags: i32): i32 {
+  const nb = <u32>rotBlockCountOf(F, rotBlock(flags));
+  const lim = <u64>tokens * <u64>nb;
+  for (let e: u32 = 0; e < X; e++) {
+    const idx = load<u32>(src + <usize>(excOff + <i64>e * excEntry));
+    if (<u64>idx >= lim || (e > 0 && idx <= load<u32>(src + <usize>(excOff + <i64>(e - 1) * excEntry)))) return -6;
+  }
+  return 0;
+}
+function rotBlockCountOf(F: i32, R: i32): i32 {
+  let n = F / R, a = n * R;
+  for (let w = R >>> 1; w >= 1; w >>>= 1) if (a + w <= F) { n++; a += w; }
+  return n;
+}
+
+/** Decode a validated codec 7 block: per block dequantize, inverse-rotate, patch outliers, store or add. */
+export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32, F: i32, O: i32, X: u32, oPtr: usize,
+                          dst: usize, acc: bool, scratch: usize): void {
+  const R = rotBlock(flags), c = <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
+  const rowbuf = scratch, tmp = scratch + <usize>scratchBytes(F) - 16;
+  const f16vals = (flags & OUT_F16) != 0;
+  let e: u32 = 0, blockId: u32 = 0;
+  let nextRaw: u32 = X > 0 ? load<u32>(src + <usize>excOff) : 0xffffffff;
+  for (let t = 0; t < tokens; t++) {
+    const codes = src + <usize>(codeOff + <i64>t * rowBytes), scales = src + <usize>(scaleOff + <i64>t * groups * 2);
+    let g = 0, a = 0;
+    for (let w = R; w >= 1; ) {
+      if (a + w > F) { w >>>= 1; continue; }
+      const p = rowbuf + (<usize>a << 2);
+      if (blockId == nextRaw) {
+        memory.copy(p, src + <usize>(excOff + <i64>e * excEntry) + 4, <usize>w << 2);
+        e++;
+        nextRaw = e < X ? load<u32>(src + <usize>(excOff + <i64>e * excEntry)) : 0xffffffff;
+        g += (w + G - 1) / G;
+      } else {
+        for (let a0 = 0; a0 < w; a0 += G, g++) {
+          const n = min(G, w - a0), s = fromBf16(<u32>load<u16>(scales + (<usize>g << 1))), vs = f32x4.splat(s);
+          const q = p + (<usize>a0 << 2);
+          let i = 0;
+          for (; i + 16 <= n; i += 16) {
+            const cc = unpack16(codes + <usize>(((a + a0 + i) >>> 3) * bits), bits, tmp);
+            const lo = i16x8.extend_low_i8x16_u(cc), hi = i16x8.extend_high_i8x16_u(cc);
+            const r = q + (<usize>i << 2);
+            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)), vc), vs));
+            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), vc), vs), 16);
+            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), vc), vs), 32);
+            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), vc), vs), 48);
+          }
+          for (; i < n; i++) store<f32>(q + (<usize>i << 2), (<f32>codeAt(codes, a + a0 + i, bits) - c) * s);
+        }
+        rotInverse(p, w);
+      }
+      a += w; blockId++;
+      if (w < R) w >>>= 1;
+    }
+    const vals = src + <usize>valOff + (<usize>(t * O) << 1);
+    for (let i = 0; i < O; i++) {
+      const h = <u32>load<u16>(vals + (<usize>i << 1));
+      store<f32>(rowbuf + (<usize>load<u32>(oPtr + (<usize>i << 2)) << 2), f16vals ? fromF16Scalar(h) : fromBf16(h));
+    }
+    const out = dst + (<usize>(t * F) << 2);
+    let f = 0;
+    if (acc) {
+      for (; f + 4 <= F; f += 4) { const q = out + (<usize>f << 2); v128.store(q, f32x4.add(v128.load(q), v128.load(rowbuf + (<usize>f << 2)))); }
+      for (; f < F; f++) { const q = out + (<usize>f << 2); store<f32>(q, load<f32>(q) + load<f32>(rowbuf + (<usize>f << 2))); }
+    } else memory.copy(out, rowbuf, <usize>F << 2);
+  }
+}
