@@ -18,15 +18,18 @@ import { hsum, hsum4 } from './qdot';
 const R = ASC_FEATURE_RELAXED_SIMD;
 
 /** 32 fmt-4-order nibble codes × one block's activations → i32x4 whose lanes sum to Σ q·x.
- *  Plain: X0…X3 are the block's four i16 slot16 loads. Relaxed: X0, X1 are the i8 loads of elements 0–15, 16–31. */
-@inline function dq4(q: v128, X0: v128, X1: v128, X2: v128, X3: v128): v128 {
+ *  Plain: X0…X3 are the block's four i16 slot16 loads. Relaxed: X0, X1 are the i8 loads of elements 0–15, 16–31.
+ *  m: the nibble mask (i16 0x000f plain, i8 0x0f relaxed), built once per call from a runtime value: V8 materializes
+ *  every v128.const at each use (several instructions), and binaryen would fold a literal splat back into the loop. */
+@inline function dq4(q: v128, X0: v128, X1: v128, X2: v128, X3: v128, m: v128): v128 {
   if (R) return i32x4.relaxed_dot_i8x16_i7x16_add_s(X1, i8x16.shr_u(q, 4),
-    i32x4.relaxed_dot_i8x16_i7x16_add_s(X0, v128.and(q, i8x16.splat(0x0f)), i32x4.splat(0)));
-  const m = i16x8.splat(0x000f);
+    i32x4.relaxed_dot_i8x16_i7x16_add_s(X0, v128.and(q, m), i32x4.splat(0)));
   const loE = v128.and(q, m), loO = v128.and(i16x8.shr_u(q, 8), m), hiE = v128.and(i16x8.shr_u(q, 4), m), hiO = i16x8.shr_u(q, 12);
   return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(loE, X0), i32x4.dot_i16x8_s(loO, X1)),
                    i32x4.add(i32x4.dot_i16x8_s(hiE, X2), i32x4.dot_i16x8_s(hiO, X3)));
 }
+/** A splat of the i16 constant c as a runtime value (z is 0 at run time; see dq4). */
+@inline function hoist16(c: i32, z: i32): v128 { return i16x8.splat(<i16>(c | z)); }
 /** Activation vector k (0…3) of block b: the i16 slot16 load (plain); relaxed: the i8 load of elements 0–15 (k = 0)
  *  or 16–31 (k > 0). */
 @inline function xv(xq: usize, x16: usize, b: i32, k: i32): v128 {
@@ -43,21 +46,22 @@ const R = ASC_FEATURE_RELAXED_SIMD;
 }
 
 /** Two fmt 5 rows (r0, r1; r1 may equal r0) → y0, y1. */
-function rowsQ5x2(r0: usize, r1: usize, G: i32, xq: usize, x16: usize, dx: usize, sx: usize, y0: usize, y1: usize): void {
+function rowsQ5x2(r0: usize, r1: usize, G: i32, xq: usize, x16: usize, dx: usize, sx: usize, y0: usize, y1: usize, z: i32): void {
   let a0 = f32x4.splat(0), a1 = a0;
+  const m = hoist16(R ? 0x0f0f : 0x000f, z);
   for (let g = 0; g < G; g++) {
     const p0 = r0 + <usize>g * 152, p1 = r1 + <usize>g * 152;
     let t0 = f32x4.splat(0), t1 = t0, m0 = t0, m1 = t0;
     for (let h = 0; h < 2; h++) {
       const b = (g << 3) + (h << 2), c = <usize>h << 6;
       let X0 = xv(xq, x16, b, 0), X1 = xv(xq, x16, b, 1), X2 = xv(xq, x16, b, 2), X3 = xv(xq, x16, b, 3);
-      const u0 = dq4(v128.load(p0 + c), X0, X1, X2, X3), v0 = dq4(v128.load(p1 + c), X0, X1, X2, X3);
+      const u0 = dq4(v128.load(p0 + c), X0, X1, X2, X3, m), v0 = dq4(v128.load(p1 + c), X0, X1, X2, X3, m);
       X0 = xv(xq, x16, b + 1, 0); X1 = xv(xq, x16, b + 1, 1); X2 = xv(xq, x16, b + 1, 2); X3 = xv(xq, x16, b + 1, 3);
-      const u1 = dq4(v128.load(p0 + c, 16), X0, X1, X2, X3), v1 = dq4(v128.load(p1 + c, 16), X0, X1, X2, X3);
+      const u1 = dq4(v128.load(p0 + c, 16), X0, X1, X2, X3, m), v1 = dq4(v128.load(p1 + c, 16), X0, X1, X2, X3, m);
       X0 = xv(xq, x16, b + 2, 0); X1 = xv(xq, x16, b + 2, 1); X2 = xv(xq, x16, b + 2, 2); X3 = xv(xq, x16, b + 2, 3);
-      const u2 = dq4(v128.load(p0 + c, 32), X0, X1, X2, X3), v2 = dq4(v128.load(p1 + c, 32), X0, X1, X2, X3);
+      const u2 = dq4(v128.load(p0 + c, 32), X0, X1, X2, X3, m), v2 = dq4(v128.load(p1 + c, 32), X0, X1, X2, X3, m);
       X0 = xv(xq, x16, b + 3, 0); X1 = xv(xq, x16, b + 3, 1); X2 = xv(xq, x16, b + 3, 2); X3 = xv(xq, x16, b + 3, 3);
-      const u3 = dq4(v128.load(p0 + c, 48), X0, X1, X2, X3), v3 = dq4(v128.load(p1 + c, 48), X0, X1, X2, X3);
+      const u3 = dq4(v128.load(p0 + c, 48), X0, X1, X2, X3, m), v3 = dq4(v128.load(p1 + c, 48), X0, X1, X2, X3, m);
       const dxv = v128.load(dx + (<usize>b << 2)), sxv = v128.load(sx + (<usize>b << 2)), o = <usize>h << 2;
       t0 = f32x4.add(t0, f32x4.mul(f32x4.convert_i32x4_s(hsum4(u0, u1, u2, u3)), f32x4.mul(u8x4(p0 + 128 + o), dxv)));
       t1 = f32x4.add(t1, f32x4.mul(f32x4.convert_i32x4_s(hsum4(v0, v1, v2, v3)), f32x4.mul(u8x4(p1 + 128 + o), dxv)));
@@ -76,74 +80,65 @@ export function gemvQ5(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32
   const G = K >> 8, rb = <usize>G * 152, x16 = xq + <usize>K;
   for (let n = 0; n < N; n += 2) {
     const r0 = w + <usize>n * rb, last = n + 1 >= N;
-    rowsQ5x2(r0, last ? r0 : r0 + rb, G, xq, x16, dx, sx, y + (<usize>n << 2), y + (<usize>(last ? n : n + 1) << 2));
+    rowsQ5x2(r0, last ? r0 : r0 + rb, G, xq, x16, dx, sx, y + (<usize>n << 2), y + (<usize>(last ? n : n + 1) << 2), N >>> 31);
   }
 }
 
-// ---- fmt 7. Plain SIMD: each i16 lane t of a nibble vector q holds elements 2t (bits 0-3), 2t+16 (4-7), 2t+1 (8-11),
-// 2t+17 (12-15); masking in place gives them scaled by 1, 16, 256, 1, the highs are OR-ed in at the same scale, and the
-// shifts that re-align the dot products are paid after pmaddwd: half 0 (elements 0–15) comes out as 256·Σ, half 1 as 16·Σ.
-// u − 32: the −32·Σx of each half is one pmaddwd of the summed activations, shared by both rows.
+// ---- fmt 7. Both halves of a block are first built as the byte vector of their 6-bit codes u (byte order =
+// element order): half 0 = (q & 0x0f) | (H & 0x30), half 1 = ((q >> 4) & 0x0f) | ((H << 4) & 0x30), with 16-bit
+// shifts and the masks 0x0f0f / 0x3030 (H: the block's high-bit vector, shifted 2 down for the odd block of a pair).
+// Relaxed: one i8 × i7 dot per half. Plain: each i16 lane t holds elements 2t (bits 0-5) and 2t+1 (bits 8-13);
+// e = v & 0x00ff and v − e give them at scales 1 and 256, pmaddwd with the slot16 activations, and the scale-1 dot is
+// shifted up: both halves come out as 256·Σ (the relaxed totals are shifted to match, so both builds form the same
+// integers). u − 32: the −32·Σx of each half is one pmaddwd of the summed activations, shared by both rows and folded
+// into the rows' hsum4 once per block pair. |256·Σ_half (u − 32)·x| ≤ 256·16·32·127 < 2^24: the f32 conversion is exact.
 
-/** Half 0 of a block: 256 · Σ_{e<16} u_e x_e, lanes (plain) — H: the block's high-bit vector (already shifted for 2i+1). */
-@inline function half0(q: v128, H: v128, X0: v128, X1: v128): v128 {
-  if (R) return i32x4.relaxed_dot_i8x16_i7x16_add_s(X0, v128.or(v128.and(q, i8x16.splat(0x0f)), v128.and(H, i8x16.splat(0x30))), i32x4.splat(0));
-  const n0 = v128.or(v128.and(q, i16x8.splat(0x000f)), v128.and(H, i16x8.splat(0x0030)));
-  const n2 = v128.or(v128.and(q, i16x8.splat(0x0f00)), v128.and(H, i16x8.splat(0x3000)));
-  return i32x4.add(i32x4.shl(i32x4.dot_i16x8_s(n0, X0), 8), i32x4.dot_i16x8_s(n2, X1));
+/** 256 · Σ u·x over one half (16 elements) from its code bytes v (plain: Xa, Xb = the half's two i16 loads; relaxed:
+ *  Xa = its i8 load). lo: the 0x00ff mask. */
+@inline function half7(v: v128, Xa: v128, Xb: v128, lo: v128): v128 {
+  if (R) return i32x4.shl(i32x4.relaxed_dot_i8x16_i7x16_add_s(Xa, v, i32x4.splat(0)), 8);
+  const e = v128.and(v, lo);
+  return i32x4.add(i32x4.shl(i32x4.dot_i16x8_s(e, Xa), 8), i32x4.dot_i16x8_s(i16x8.sub(v, e), Xb));
 }
-/** Half 1 of a block: 16 · Σ_{e≥16} u_e x_e (plain). */
-@inline function half1(q: v128, H: v128, X2: v128, X3: v128): v128 {
-  if (R) return i32x4.relaxed_dot_i8x16_i7x16_add_s(X2, v128.or(i8x16.shr_u(q, 4), v128.and(i16x8.shl(H, 4), i8x16.splat(0x30))), i32x4.splat(0));
-  const n1 = v128.or(v128.and(q, i16x8.splat(0x00f0)), v128.and(i16x8.shl(H, 8), i16x8.splat(0x0300)));
-  const n3 = v128.or(i16x8.shr_u(q, 12), v128.and(i16x8.shr_u(H, 4), i16x8.splat(0x0030)));
-  return i32x4.add(i32x4.dot_i16x8_s(n1, X2), i32x4.shl(i32x4.dot_i16x8_s(n3, X3), 4));
+/** 256 · (−32 · Σx) over one half (plain: c = i16 splat −8192; relaxed: c = i8 splat 1). */
+@inline function corr7(Xa: v128, Xb: v128, c: v128): v128 {
+  if (R) return i32x4.shl(i32x4.relaxed_dot_i8x16_i7x16_add_s(Xa, c, i32x4.splat(0)), 13 /* ·(−32)·256 below */);
+  return i32x4.dot_i16x8_s(i16x8.add(Xa, Xb), c);
 }
+@inline function corrSign(v: v128): v128 { return R ? i32x4.neg(v) : v; }
 
-/** One block (index b) of two rows: the i32x4 with lanes [half 0 of r0, half 1 of r0, half 0 of r1, half 1 of r1]
- *  is not formed; instead the four half vectors go to hsum4 by the caller, two blocks at a time. Here: the offset
- *  terms −32·Σx of the block's halves, at the halves' scales (256, 16), as i32x4 lanes. */
-@inline function corr0(X0: v128, X1: v128): v128 {
-  if (R) return i32x4.mul(i32x4.relaxed_dot_i8x16_i7x16_add_s(X0, i8x16.splat(1), i32x4.splat(0)), i32x4.splat(-32));
-  return i32x4.dot_i16x8_s(i16x8.add(X0, X1), i16x8.splat(-8192));
-}
-@inline function corr1(X2: v128, X3: v128): v128 {
-  if (R) return i32x4.mul(i32x4.relaxed_dot_i8x16_i7x16_add_s(X2, i8x16.splat(1), i32x4.splat(0)), i32x4.splat(-32));
-  return i32x4.dot_i16x8_s(i16x8.add(X2, X3), i16x8.splat(-512));
-}
-/** Relaxed halves are unscaled: bring the integer totals to the plain path's scales (256, 16) so the float steps
- *  (and so the bits) are the same in both builds. */
-@inline function sc0(v: v128): v128 { return R ? i32x4.shl(v, 8) : v; }
-@inline function sc1(v: v128): v128 { return R ? i32x4.shl(v, 4) : v; }
-
-/** Two fmt 7 rows (r1 may equal r0) → y0, y1. */
-function rowsQ7x2(r0: usize, r1: usize, G: i32, xq: usize, x16: usize, dx: usize, y0: usize, y1: usize): void {
+/** Two fmt 7 rows (r1 may equal r0) → y0, y1. z: 0 at run time (see dq4). */
+function rowsQ7x2(r0: usize, r1: usize, G: i32, xq: usize, x16: usize, dx: usize, y0: usize, y1: usize, z: i32): void {
   let a0 = f32x4.splat(0), a1 = a0;
-  const k0 = f32x4.splat(<f32>1 / 256), k1 = f32x4.splat(<f32>1 / 16);
+  const mq = hoist16(0x0f0f, z), mh = hoist16(0x3030, z), lo = hoist16(0x00ff, z), cc = hoist16(R ? 0x0101 : -8192, z);
+  const k = f32x4.splat(<f32>1 / 256 + <f32>z);
   for (let g = 0; g < G; g++) {
     const p0 = r0 + <usize>g * 212, p1 = r1 + <usize>g * 212;
     let t0 = f32x4.splat(0), t1 = t0;
     for (let i = 0; i < 4; i++) {
       const b = (g << 3) + (i << 1), c = <usize>i << 5;
-      const H0 = v128.load(p0 + 128 + (<usize>i << 4)), H1 = v128.load(p1 + 128 + (<usize>i << 4));
+      let H0 = v128.load(p0 + 128 + (<usize>i << 4)), H1 = v128.load(p1 + 128 + (<usize>i << 4));
       // block b (highs in place)
       let X0 = xv(xq, x16, b, 0), X1 = xv(xq, x16, b, 1), X2 = xv(xq, x16, b, 2), X3 = xv(xq, x16, b, 3);
-      let c0 = corr0(X0, X1), c1 = corr1(X2, X3);
+      const c0 = corr7(X0, X1, cc), c1 = corr7(X2, X3, cc);
       let q0 = v128.load(p0 + c), q1 = v128.load(p1 + c);
-      const e0 = sc0(i32x4.add(half0(q0, H0, X0, X1), c0)), e1 = sc1(i32x4.add(half1(q0, H0, X2, X3), c1));
-      const f0 = sc0(i32x4.add(half0(q1, H1, X0, X1), c0)), f1 = sc1(i32x4.add(half1(q1, H1, X2, X3), c1));
-      // block b + 1 (highs 2 bits up)
-      const G0 = i16x8.shr_u(H0, 2), G1 = i16x8.shr_u(H1, 2);
+      const e0 = half7(v128.or(v128.and(q0, mq), v128.and(H0, mh)), X0, X1, lo);
+      const e1 = half7(v128.or(v128.and(i16x8.shr_u(q0, 4), mq), v128.and(i16x8.shl(H0, 4), mh)), X2, X3, lo);
+      const f0 = half7(v128.or(v128.and(q1, mq), v128.and(H1, mh)), X0, X1, lo);
+      const f1 = half7(v128.or(v128.and(i16x8.shr_u(q1, 4), mq), v128.and(i16x8.shl(H1, 4), mh)), X2, X3, lo);
+      // block b + 1 (highs 2 bits down)
+      H0 = i16x8.shr_u(H0, 2); H1 = i16x8.shr_u(H1, 2);
       X0 = xv(xq, x16, b + 1, 0); X1 = xv(xq, x16, b + 1, 1); X2 = xv(xq, x16, b + 1, 2); X3 = xv(xq, x16, b + 1, 3);
-      c0 = corr0(X0, X1); c1 = corr1(X2, X3);
+      const cv = corrSign(hsum4(c0, c1, corr7(X0, X1, cc), corr7(X2, X3, cc)));
       q0 = v128.load(p0 + c, 16); q1 = v128.load(p1 + c, 16);
-      const e2 = sc0(i32x4.add(half0(q0, G0, X0, X1), c0)), e3 = sc1(i32x4.add(half1(q0, G0, X2, X3), c1));
-      const f2 = sc0(i32x4.add(half0(q1, G1, X0, X1), c0)), f3 = sc1(i32x4.add(half1(q1, G1, X2, X3), c1));
-      // [dx_b/256, dx_b/16, dx_b+1/256, dx_b+1/16] (shared), times each row's four i8 scales
-      const d2 = v128.load64_zero(dx + (<usize>b << 2)), dd = i32x4.shuffle(d2, d2, 0, 0, 1, 1);
-      const ds = f32x4.mul(dd, i32x4.shuffle(k0, k1, 0, 4, 1, 5));
-      t0 = f32x4.add(t0, f32x4.mul(f32x4.convert_i32x4_s(hsum4(e0, e1, e2, e3)), f32x4.mul(i8x4(p0 + 192 + (<usize>i << 2)), ds)));
-      t1 = f32x4.add(t1, f32x4.mul(f32x4.convert_i32x4_s(hsum4(f0, f1, f2, f3)), f32x4.mul(i8x4(p1 + 192 + (<usize>i << 2)), ds)));
+      const e2 = half7(v128.or(v128.and(q0, mq), v128.and(H0, mh)), X0, X1, lo);
+      const e3 = half7(v128.or(v128.and(i16x8.shr_u(q0, 4), mq), v128.and(i16x8.shl(H0, 4), mh)), X2, X3, lo);
+      const f2 = half7(v128.or(v128.and(q1, mq), v128.and(H1, mh)), X0, X1, lo);
+      const f3 = half7(v128.or(v128.and(i16x8.shr_u(q1, 4), mq), v128.and(i16x8.shl(H1, 4), mh)), X2, X3, lo);
+      // [dx_b, dx_b, dx_b+1, dx_b+1] / 256 (shared), times each row's four i8 scales
+      const d2 = v128.load64_zero(dx + (<usize>b << 2)), ds = f32x4.mul(i32x4.shuffle(d2, d2, 0, 0, 1, 1), k);
+      t0 = f32x4.add(t0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(hsum4(e0, e1, e2, e3), cv)), f32x4.mul(i8x4(p0 + 192 + (<usize>i << 2)), ds)));
+      t1 = f32x4.add(t1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(hsum4(f0, f1, f2, f3), cv)), f32x4.mul(i8x4(p1 + 192 + (<usize>i << 2)), ds)));
     }
     a0 = f32x4.add(a0, f32x4.mul(t0, v128.load32_splat(p0 + 208)));
     a1 = f32x4.add(a1, f32x4.mul(t1, v128.load32_splat(p1 + 208)));
@@ -157,6 +152,6 @@ export function gemvQ7(xq: usize, dx: usize, K: i32, w: usize, N: i32, y: usize)
   const G = K >> 8, rb = <usize>G * 212, x16 = xq + <usize>K;
   for (let n = 0; n < N; n += 2) {
     const r0 = w + <usize>n * rb, last = n + 1 >= N;
-    rowsQ7x2(r0, last ? r0 : r0 + rb, G, xq, x16, dx, y + (<usize>n << 2), y + (<usize>(last ? n : n + 1) << 2));
+    rowsQ7x2(r0, last ? r0 : r0 + rb, G, xq, x16, dx, y + (<usize>n << 2), y + (<usize>(last ? n : n + 1) << 2), N >>> 31);
   }
 }
