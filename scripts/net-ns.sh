@@ -2,6 +2,8 @@
 # A network rig for shards in separate network namespaces: the root's namespace holds a bridge; each shard host is a
 # child namespace joined to it by a veth pair shaped with tc tbf at --rate (both ends). Everything runs unprivileged
 # inside `unshare -r -n` (a user + network namespace); netem does not exist on this kernel, so there is no added delay.
+# The bucket is 64 KB, the largest packet veth hands over (GSO): smaller drops packets, larger lets messages under
+# its size pass at memory speed (a real link serializes every byte at its rate).
 #   usage: scripts/net-ns.sh [--rate 1gbit|none] [--shards N] [--secret S] [--model M] -- ROOT COMMAND…
 # Starts N shard processes (10.9.0.2…, port 7000), waits until they listen, then runs the root command in the root
 # namespace (10.9.0.1) with LOWBIT_TP_PEERS, LOWBIT_TP_SECRET and NET_SHARD_PIDS set. Exit: the root command's.
@@ -25,7 +27,7 @@ cleanup() { for p in "${pids[@]}" "${kids[@]}"; do kill "$p" 2>/dev/null || true
 trap cleanup EXIT
 ip link set lo up
 ip link add br0 type bridge && ip addr add 10.9.0.1/24 dev br0 && ip link set br0 up
-shape() { if [[ $RATE != none ]]; then "$@" tc qdisc add dev "$DEV" root tbf rate "$RATE" burst 256kb latency 50ms; fi; }
+shape() { if [[ $RATE != none ]]; then "$@" tc qdisc add dev "$DEV" root tbf rate "$RATE" burst 64kb latency 50ms; fi; }
 peers=""
 for ((i = 1; i <= SHARDS; i++)); do
   unshare -n sleep 100000 & kid=$!; kids+=("$kid")

@@ -1,0 +1,79 @@
+// Issue 11 bench: SmolLM2 at TP 2 with shard 1 in another network namespace across a veth link shaped by tc tbf
+// (scripts/net-ns.sh) at 100 Mbit/s, 1 Gbit/s, 10 Gbit/s and unshaped, against the in-process pool (shared memory).
+// Per communication mode: wire time per all-reduce (1 row = a decode step's message, 64 rows = a prefill chunk's;
+// encode + transfer + decode, as the shards' benchReduce measures it) and end to end prefill / decode, ≥ 5 repeats,
+// median and range. Outer run: `npm run bench:net [-- --repeats 5 --prefill 128 --decode 16 --rates 100mbit,1gbit,10gbit,none]`;
+// each rate runs this file again with --inner inside the rig. Writes docs/results/net-bench.json.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Engine } from '../bindings/engine.js';
+import { ensureProfile } from '../bindings/commands.js';
+import { machine } from './machine.js';
+
+const arg = (k: string, d: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
+const repeats = Number(arg('repeats', '5')), prefill = Number(arg('prefill', '128')), decode = Number(arg('decode', '16'));
+const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static').split(',');
+const rates = arg('rates', 'none,10gbit,1gbit,100mbit').split(',');
+const model = 'smollm2', MB = 64;
+
+interface Stat { median: number; min: number; max: number }
+const stat = (xs: number[]): Stat => { const s = [...xs].sort((a, b) => a - b); return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] }; };
+interface ModeRow { mode: string; bitsPerValue: number; wireMs1: Stat; wireMs64: Stat; prefillMs: Stat; decodeMsPerToken: Stat }
+
+async function measure(e: Engine): Promise<ModeRow[]> {
+  const ids = Array.from({ length: prefill }, (_, i) => (i * 7919 + 11) % e.cfg.vocab), rows: ModeRow[] = [];
+  for (const mode of modes) {
+    const sites = mode === 'outlier-int4-static' ? (await ensureProfile(e, model, 1 / 64, undefined, () => {})).sites : undefined;
+    await e.setComm(mode === 'exact' ? null : { mode, algorithm: 'all-gather', fraction: 1 / 64, sites });
+    e.reset(); await e.forward(ids.slice(0, 8)); // warm-up
+    const w1: number[] = [], w64: number[] = [], pre: number[] = [], dec: number[] = [];
+    let bits = 0;
+    for (let r = 0; r < repeats; r++) {
+      w1.push(Math.max(...await e.pool.all<number>({ op: 'benchReduce', M: 1, reps: 40 })));
+      w64.push(Math.max(...await e.pool.all<number>({ op: 'benchReduce', M: 64, reps: 8 })));
+      e.reset();
+      let t = performance.now();
+      const out = await e.forward(ids);
+      pre.push(performance.now() - t);
+      bits = (8 * out.bytesSent) / out.valuesSent;
+      t = performance.now();
+      for (let i = 0; i < decode; i++) await e.forward([ids[i]]);
+      dec.push((performance.now() - t) / decode);
+    }
+    rows.push({ mode, bitsPerValue: bits, wireMs1: stat(w1), wireMs64: stat(w64), prefillMs: stat(pre), decodeMsPerToken: stat(dec) });
+    console.error(`.. ${process.env.NET_RATE ?? 'in-process'} ${mode}: all-reduce ${rows.at(-1)!.wireMs1.median.toFixed(3)} ms (1 row) ${rows.at(-1)!.wireMs64.median.toFixed(2)} ms (64 rows), prefill ${rows.at(-1)!.prefillMs.median.toFixed(0)} ms, decode ${rows.at(-1)!.decodeMsPerToken.median.toFixed(1)} ms/token`);
+  }
+  return rows;
+}
+
+if (process.argv.includes('--inner')) {
+  const peers = process.env.LOWBIT_TP_PEERS!.split(',');
+  const e = await Engine.load(model, { peers, peerSecret: process.env.LOWBIT_TP_SECRET, maxBatch: MB, context: Math.max(256, prefill + decode + 16), quantizedDecode: true });
+  const rows = await measure(e);
+  await e.close();
+  console.log(JSON.stringify(rows));
+} else {
+  // calibrate in-process once (cached per model and TP), so no shaped run pays for it; and the shared-memory baseline
+  const e = await Engine.load(model, { tp: 2, maxBatch: MB, context: Math.max(256, prefill + decode + 16), quantizedDecode: true });
+  await ensureProfile(e, model, 1 / 64, undefined, (m) => process.stderr.write(m));
+  const results: Record<string, ModeRow[]> = { 'in-process': await measure(e) };
+  await e.close();
+  for (const rate of rates) {
+    const inner = [process.execPath, new URL(import.meta.url).pathname, '--inner', ...process.argv.slice(2)];
+    const r = spawnSync('bash', ['scripts/net-ns.sh', '--rate', rate, '--shards', '1', '--', ...inner], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NET_SHARD_CMD: `${process.execPath} dist/bindings/cli.js shard` },
+    });
+    if (r.status === 77) { console.error('network namespaces unavailable: only the in-process baseline'); break; }
+    if (r.status !== 0) throw new Error(`rate ${rate}: the rig failed (${r.status})`);
+    results[rate === 'none' ? 'veth, unshaped' : rate] = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  }
+  const out = { machine: machine(), model, tp: 2, prefill, decode, repeats, maxBatch: MB, results };
+  mkdirSync('docs/results', { recursive: true });
+  writeFileSync('docs/results/net-bench.json', JSON.stringify(out, null, 1));
+  const f = (s: Stat, d = 1) => `${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})`;
+  console.log('| link | mode | bits/value | all-reduce ms, 1 row | all-reduce ms, 64 rows | prefill ms (' + prefill + ' tok) | decode ms/token |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [link, rows] of Object.entries(results)) for (const r of rows)
+    console.log(`| ${link} | ${r.mode} | ${r.bitsPerValue.toFixed(2)} | ${f(r.wireMs1, 3)} | ${f(r.wireMs64, 2)} | ${f(r.prefillMs, 0)} | ${f(r.decodeMsPerToken, 1)} |`);
+  console.log('wrote docs/results/net-bench.json');
+}
