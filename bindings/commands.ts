@@ -38,11 +38,11 @@ export function modeSpec(m: string, fallback: Algorithm): ModeSpec {
 export const defaultProfilePath = (model: string, tp: number): string =>
   `${cacheDir()}/profiles/${model.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
 
-export async function runCalibration(engine: Engine, opts: { sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void; momentum?: number }): Promise<Profile> {
+export async function runCalibration(engine: Engine, opts: { sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void; momentum?: number; outlierRows?: boolean }): Promise<Profile> {
   const corpus = await loadCorpus();
   const seqs = withBos(engine, windows(corpus.calibration, (t) => engine.encode(t, false), opts.tokens - (engine.tok.addBos ? 1 : 0), opts.sequences, 1234));
   const t0 = Date.now();
-  const profile = await calibrate(engine, seqs, opts.fraction, (d, n) => opts.say(`calibrating: sequence ${d}/${n}`), opts.momentum);
+  const profile = await calibrate(engine, seqs, opts.fraction, (d, n) => opts.say(`calibrating: sequence ${d}/${n}`), opts.momentum, opts.outlierRows);
   const fs = await import('node:fs/promises');
   await fs.mkdir(opts.out.replace(/\/[^/]*$/, ''), { recursive: true });
   await fs.writeFile(opts.out, JSON.stringify(profile));

@@ -10,7 +10,7 @@ export interface Profile {
   format: 'lowbit-tp-profile'; version: 1;
   model: { sha256: string; arch: string; file: string };
   tp: number; fraction: number; momentum: number;
-  calibration: { sequences: number; tokensPerSequence: number; source: string };
+  calibration: { sequences: number; tokensPerSequence: number; source: string; outlierRows?: boolean; rowsSkipped?: number[][] };
   sites: { partial: { lo: number[]; hi: number[]; outliers: number[] }[]; sum: { lo: number[]; hi: number[] } }[];
 }
 

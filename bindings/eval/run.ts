@@ -5,6 +5,7 @@ import { Algorithm, SiteProfile } from '../tp/allreduce.js';
 import { needsCalibration, parseCommMode } from '../calibrate/plan.js';
 import { argmax, kl, logSoftmax } from './metrics.js';
 import { ChoiceItem, ClozeItem } from './tasks.js';
+import { intervals } from './bootstrap.js';
 
 export interface ModeSpec { label: string; mode: string; algorithm: Algorithm; rotate?: number; smooth?: boolean }
 export interface EvalData { windows: number[][]; cloze: ClozeItem[]; choice: { name: string; items: ChoiceItem[] }[] }
@@ -13,7 +14,13 @@ export interface ModeResult {
   ppl: number; meanKL: number; top1: number; tasks: Record<string, number>; scorePct?: number;
   /** SHA-256 of the calibration profile the mode used (calibrated modes only), so runs with other profiles never mix. */
   profileSha256?: string;
+  /** Per-window sums and per-item outcomes, what the bootstrap intervals resample (bindings/eval/bootstrap.ts). */
+  samples?: Samples;
+  /** 95 % bootstrap intervals (over windows for perplexity/KL/top-1, over items for tasks; paired with exact). */
+  ci?: Intervals;
 }
+export interface Samples { windows: { nll: number; kl: number; top1: number; n: number }[]; items: Record<string, number[]> }
+export interface Intervals { ppl: [number, number]; meanKL: [number, number]; top1: [number, number]; tasks: Record<string, [number, number]>; scorePct?: [number, number] }
 type Progress = (msg: string) => void;
 
 /**
@@ -32,6 +39,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
   const lp = new Float64Array(V), lq = new Float64Array(V);
   for (const m of modes) {
     const a = { bytes: 0, values: 0, nll: 0, kl: 0, top1: 0, n: 0, tasks: {} as Record<string, number> };
+    const samples: Samples = { windows: [], items: {} };
     const count = (o: { bytesSent: number; valuesSent: number }) => { a.bytes += o.bytesSent; a.values += o.valuesSent; };
     // Token windows: exact logits, then this mode on the same window.
     for (let w = 0; w < data.windows.length; w++) {
@@ -41,23 +49,29 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
       await configure(m); engine.reset();
       const out = await engine.forward(ids, true);
       count(out);
+      const win = { nll: 0, kl: 0, top1: 0, n: 0 };
       for (let r = 0; r + 1 < ids.length; r++) {
         logSoftmax(exact.logits.subarray(r * V, (r + 1) * V), lp);
         logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
-        a.nll -= lq[ids[r + 1]]; a.kl += kl(lp, lq); a.top1 += argmax(lp) === argmax(lq) ? 1 : 0; a.n++;
+        win.nll -= lq[ids[r + 1]]; win.kl += kl(lp, lq); win.top1 += argmax(lp) === argmax(lq) ? 1 : 0; win.n++;
       }
+      a.nll += win.nll; a.kl += win.kl; a.top1 += win.top1; a.n += win.n;
+      samples.windows.push(win);
       progress(`${m.label}: windows ${w + 1}/${data.windows.length}`);
     }
     await configure(m);
     // Cloze: correct when greedy decoding reproduces every token of the final word.
     if (data.cloze.length) {
       let right = 0;
+      const got: number[] = samples.items.cloze = [];
       for (let i = 0; i < data.cloze.length; i++) {
         const it = data.cloze[i], ctx = engine.encode(it.context), tgt = engine.tok.tokenizer.encode(it.target);
         engine.reset();
         const out = await engine.forward([...ctx, ...tgt], ctx.length - 1);
         count(out);
-        if (tgt.every((t, j) => argmax(out.logits.subarray(j * V, (j + 1) * V)) === t)) right++;
+        const ok = tgt.every((t, j) => argmax(out.logits.subarray(j * V, (j + 1) * V)) === t);
+        if (ok) right++;
+        got.push(ok ? 1 : 0);
         if ((i + 1) % 25 === 0) progress(`${m.label}: cloze ${i + 1}/${data.cloze.length}`);
       }
       a.tasks.cloze = right / data.cloze.length;
@@ -65,6 +79,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
     // Multiple choice: context once, each ending from the same cache position; length-normalized log-likelihood.
     for (const set of data.choice) {
       let right = 0;
+      const got: number[] = samples.items[set.name] = [];
       for (let i = 0; i < set.items.length; i++) {
         const it = set.items[i], ctx = engine.encode(it.context);
         engine.reset();
@@ -83,6 +98,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
           scores.push(ll / ending.length);
         }
         if (argmax(scores) === it.gold) right++;
+        got.push(argmax(scores) === it.gold ? 1 : 0);
         if ((i + 1) % 25 === 0) progress(`${m.label}: ${set.name} ${i + 1}/${set.items.length}`);
       }
       a.tasks[set.name] = right / set.items.length;
@@ -90,6 +106,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
     const r: ModeResult = {
       label: m.label, mode: m.mode, algorithm: m.algorithm, bitsPerValue: a.values ? (8 * a.bytes) / a.values : 32,
       ppl: Math.exp(a.nll / Math.max(a.n, 1)), meanKL: a.kl / Math.max(a.n, 1), top1: a.top1 / Math.max(a.n, 1), tasks: a.tasks,
+      samples,
     };
     results.push(r);
     await onMode(r);
@@ -104,4 +121,5 @@ export function scoreAgainstExact(results: ModeResult[]): void {
   if (!exact) return;
   const names = Object.keys(exact.tasks).filter((t) => exact.tasks[t] > 0);
   for (const r of results) r.scorePct = names.length ? (100 * names.reduce((s, t) => s + r.tasks[t] / exact.tasks[t], 0)) / names.length : undefined;
+  for (const r of results) if (r.samples) r.ci = intervals(r.samples, exact.samples, names);
 }
