@@ -22,7 +22,7 @@ const R = ASC_FEATURE_RELAXED_SIMD;
  *  m: the nibble mask (i16 0x000f plain, i8 0x0f relaxed), built once per call from a runtime value: V8 materializes
  *  every v128.const at each use (several instructions), and binaryen would fold a literal splat back into the loop. */
 @inline function dq4(q: v128, X0: v128, X1: v128, X2: v128, X3: v128, m: v128): v128 {
-  if (R) return i32x4.relaxed_dot_i8x16_i7x16_add_s(X1, i8x16.shr_u(q, 4),
+  if (R) return i32x4.relaxed_dot_i8x16_i7x16_add_s(X1, v128.and(i16x8.shr_u(q, 4), m), // (i8x16.shr_u is emulated)
     i32x4.relaxed_dot_i8x16_i7x16_add_s(X0, v128.and(q, m), i32x4.splat(0)));
   const loE = v128.and(q, m), loO = v128.and(i16x8.shr_u(q, 8), m), hiE = v128.and(i16x8.shr_u(q, 4), m), hiO = i16x8.shr_u(q, 12);
   return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(loE, X0), i32x4.dot_i16x8_s(loO, X1)),
