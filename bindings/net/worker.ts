@@ -2,7 +2,6 @@
 // workerData (tp/worker.ts, imported for dispatch(), serves the parent port, which this pool never writes to).
 // The shard's link is a SocketLink over the SharedArrayBuffer its process's event loop pumps to the sockets.
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { createSharedLink, Link } from '../tp/link.js';
 import { Shard, ShardInit } from '../tp/shard.js';
 import { dispatch, Request, Reply } from '../tp/worker.js';
 import { SocketLink, SocketLinkSpec } from './socket-link.js';
@@ -11,17 +10,11 @@ export type NetRequest = Request
   | { op: 'netInit'; init: Omit<ShardInit, 'link' | 'barrierTimeoutMs'>; link: SocketLinkSpec | null }
   | { op: 'linkReset' };
 
-/**
- * Shard.create builds a SharedLink from init.link; a networked shard needs a SocketLink instead. Until ShardInit
- * takes a Link, the shard is created against a stand-in SharedLink of the same size (so its Communicator splits
- * chunks for the right shard count) and the Communicator's link is then replaced by the SocketLink.
- */
+/** The shard over its SocketLink (TP 1: no link). */
 async function createNetShard(init: Omit<ShardInit, 'link' | 'barrierTimeoutMs'>, spec: SocketLinkSpec | null,
                               progress: (d: number, t: number) => void): Promise<{ shard: Shard; link: SocketLink | null }> {
-  const S = init.plans.length;
-  const shard = await Shard.create({ ...init, link: S > 1 ? createSharedLink(S, 0, 0) : null, barrierTimeoutMs: 0 }, progress);
   const link = spec ? new SocketLink(spec) : null;
-  if (link) (shard.comm as unknown as { link: Link }).link = link;
+  const shard = await Shard.create({ ...init, link: null, barrierTimeoutMs: 0 }, progress, link ?? undefined);
   return { shard, link };
 }
 

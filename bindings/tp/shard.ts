@@ -29,7 +29,8 @@ export class Shard {
   private constructor(private init: ShardInit, readonly mem: ShardMemory, private memory: WebAssembly.Memory,
                       private k: Kernels & KernelExports, readonly comm: Communicator) {}
 
-  static async create(init: ShardInit, progress?: LoadProgress): Promise<Shard> {
+  /** `link`: a transport made by the caller (the TCP link of bindings/net); default: the SharedLink of init.link. */
+  static async create(init: ShardInit, progress?: LoadProgress, link?: Link): Promise<Shard> {
     const reader = await openSource(init.source);
     try {
       const g = await readGgufHeader(reader);
@@ -37,7 +38,7 @@ export class Shard {
       const memory = sharedMemory(mem.bytes, init.shared);
       const k = instantiateKernels(init.module, memory) as unknown as Kernels & KernelExports;
       await loadShard(reader, g, init.cfg, mem, memory, progress);
-      const link = init.link ? new SharedLink(init.link, init.shard, init.barrierTimeoutMs) : NO_LINK;
+      link ??= init.link ? new SharedLink(init.link, init.shard, init.barrierTimeoutMs) : NO_LINK;
       const comm = new Communicator(mem, k, new Uint8Array(memory.buffer), link, 2 * init.cfg.layers);
       return new Shard(init, mem, memory, k, comm);
     } finally { await reader.close(); }
