@@ -10,7 +10,8 @@
 //     [128,192) 2-bit highs, blocks 2i and 2i+1 share the 16 bytes at 128 + 16i: byte l holds
 //               bits 4-5: block 2i element l, bits 0-1: block 2i element 16 + l (block 2i+1: the same, 2 bits up)
 //     [192,208) i8 scales sc[e >> 4] (Q6_K's own order)   [208] f32 D       w = (D·sc)·(u − 32)
-// Two rows per step share every activation load. Integer sums are exact; the float steps are the same in the simd
+// fmt 5: two rows per step share every activation load; fmt 7: four rows per step (activations reloaded from L1 per row,
+// the −32·Σx and scale vectors shared). Integer sums are exact; the float steps are the same in the simd
 // and relaxed builds (the relaxed build forms the same integer totals), so both builds give the same bits.
 
 import { hsum, hsum4 } from './qdot';
@@ -90,8 +91,8 @@ export function gemvQ5(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32
 // Relaxed: one i8 × i7 dot per half. Plain: each i16 lane t holds elements 2t (bits 0-5) and 2t+1 (bits 8-13);
 // e = v & 0x00ff and v − e give them at scales 1 and 256, pmaddwd with the slot16 activations, and the scale-1 dot is
 // shifted up: both halves come out as 256·Σ (the relaxed totals are shifted to match, so both builds form the same
-// integers). u − 32: the −32·Σx of each half is one pmaddwd of the summed activations, shared by both rows and folded
-// into the rows' hsum4 once per block pair. |256·Σ_half (u − 32)·x| ≤ 256·16·32·127 < 2^24: the f32 conversion is exact.
+// integers). u − 32: the −32·Σx of each half is one pmaddwd of the summed activations, shared by the four rows of a
+// step and folded into each row's hsum4 once per block pair. |256·Σ_half (u − 32)·x| ≤ 256·16·32·127 < 2^24: the f32 conversion is exact.
 
 /** 256 · Σ u·x over one half (16 elements) from its code bytes v (plain: Xa, Xb = the half's two i16 loads; relaxed:
  *  Xa = its i8 load). lo: the 0x00ff mask. */
@@ -107,51 +108,52 @@ export function gemvQ5(xq: usize, dx: usize, sx: usize, K: i32, w: usize, N: i32
 }
 @inline function corrSign(v: v128): v128 { return R ? i32x4.neg(v) : v; }
 
-/** Two fmt 7 rows (r1 may equal r0) → y0, y1. z: 0 at run time (see dq4). */
-function rowsQ7x2(r0: usize, r1: usize, G: i32, xq: usize, x16: usize, dx: usize, y0: usize, y1: usize, z: i32): void {
-  let a0 = f32x4.splat(0), a1 = a0;
+/** One block pair (i) of one fmt 7 super-block record p: f32x4 of its four half-block terms (before D). The activations
+ *  are reloaded from L1 per row; cv (the pair's −32·Σx terms) and ds (dx / 256) are shared by the rows of a step. */
+@inline function pair7(p: usize, i: i32, b: i32, xq: usize, x16: usize, cv: v128, ds: v128, mq: v128, mh: v128, lo: v128): v128 {
+  const c = <usize>i << 5;
+  let H = v128.load(p + 128 + (<usize>i << 4)), q = v128.load(p + c);
+  const e0 = half7(v128.or(v128.and(q, mq), v128.and(H, mh)), xv(xq, x16, b, 0), xv(xq, x16, b, 1), lo);
+  const e1 = half7(v128.or(v128.and(i16x8.shr_u(q, 4), mq), v128.and(i16x8.shl(H, 4), mh)), xv(xq, x16, b, 2), xv(xq, x16, b, 3), lo);
+  H = i16x8.shr_u(H, 2); q = v128.load(p + c, 16);
+  const e2 = half7(v128.or(v128.and(q, mq), v128.and(H, mh)), xv(xq, x16, b + 1, 0), xv(xq, x16, b + 1, 1), lo);
+  const e3 = half7(v128.or(v128.and(i16x8.shr_u(q, 4), mq), v128.and(i16x8.shl(H, 4), mh)), xv(xq, x16, b + 1, 2), xv(xq, x16, b + 1, 3), lo);
+  return f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(hsum4(e0, e1, e2, e3), cv)), f32x4.mul(i8x4(p + 192 + (<usize>i << 2)), ds));
+}
+
+/** Four fmt 7 rows (the caller clamps past the last row) → y: the correction and scale vectors once per four rows. */
+function rowsQ7x4(r0: usize, r1: usize, r2: usize, r3: usize, G: i32, xq: usize, x16: usize, dx: usize,
+                  y0: usize, y1: usize, y2: usize, y3: usize, z: i32): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
   const mq = hoist16(0x0f0f, z), mh = hoist16(0x3030, z), lo = hoist16(0x00ff, z), cc = hoist16(R ? 0x0101 : -8192, z);
   const k = f32x4.splat(<f32>1 / 256 + <f32>z);
   for (let g = 0; g < G; g++) {
-    const p0 = r0 + <usize>g * 212, p1 = r1 + <usize>g * 212;
-    let t0 = f32x4.splat(0), t1 = t0;
+    const o = <usize>g * 212, p0 = r0 + o, p1 = r1 + o, p2 = r2 + o, p3 = r3 + o;
+    let t0 = f32x4.splat(0), t1 = t0, t2 = t0, t3 = t0;
     for (let i = 0; i < 4; i++) {
-      const b = (g << 3) + (i << 1), c = <usize>i << 5;
-      let H0 = v128.load(p0 + 128 + (<usize>i << 4)), H1 = v128.load(p1 + 128 + (<usize>i << 4));
-      // block b (highs in place)
-      let X0 = xv(xq, x16, b, 0), X1 = xv(xq, x16, b, 1), X2 = xv(xq, x16, b, 2), X3 = xv(xq, x16, b, 3);
-      const c0 = corr7(X0, X1, cc), c1 = corr7(X2, X3, cc);
-      let q0 = v128.load(p0 + c), q1 = v128.load(p1 + c);
-      const e0 = half7(v128.or(v128.and(q0, mq), v128.and(H0, mh)), X0, X1, lo);
-      const e1 = half7(v128.or(v128.and(i16x8.shr_u(q0, 4), mq), v128.and(i16x8.shl(H0, 4), mh)), X2, X3, lo);
-      const f0 = half7(v128.or(v128.and(q1, mq), v128.and(H1, mh)), X0, X1, lo);
-      const f1 = half7(v128.or(v128.and(i16x8.shr_u(q1, 4), mq), v128.and(i16x8.shl(H1, 4), mh)), X2, X3, lo);
-      // block b + 1 (highs 2 bits down)
-      H0 = i16x8.shr_u(H0, 2); H1 = i16x8.shr_u(H1, 2);
-      X0 = xv(xq, x16, b + 1, 0); X1 = xv(xq, x16, b + 1, 1); X2 = xv(xq, x16, b + 1, 2); X3 = xv(xq, x16, b + 1, 3);
-      const cv = corrSign(hsum4(c0, c1, corr7(X0, X1, cc), corr7(X2, X3, cc)));
-      q0 = v128.load(p0 + c, 16); q1 = v128.load(p1 + c, 16);
-      const e2 = half7(v128.or(v128.and(q0, mq), v128.and(H0, mh)), X0, X1, lo);
-      const e3 = half7(v128.or(v128.and(i16x8.shr_u(q0, 4), mq), v128.and(i16x8.shl(H0, 4), mh)), X2, X3, lo);
-      const f2 = half7(v128.or(v128.and(q1, mq), v128.and(H1, mh)), X0, X1, lo);
-      const f3 = half7(v128.or(v128.and(i16x8.shr_u(q1, 4), mq), v128.and(i16x8.shl(H1, 4), mh)), X2, X3, lo);
-      // [dx_b, dx_b, dx_b+1, dx_b+1] / 256 (shared), times each row's four i8 scales
+      const b = (g << 3) + (i << 1);
+      const cv = corrSign(hsum4(corr7(xv(xq, x16, b, 0), xv(xq, x16, b, 1), cc), corr7(xv(xq, x16, b, 2), xv(xq, x16, b, 3), cc),
+        corr7(xv(xq, x16, b + 1, 0), xv(xq, x16, b + 1, 1), cc), corr7(xv(xq, x16, b + 1, 2), xv(xq, x16, b + 1, 3), cc)));
       const d2 = v128.load64_zero(dx + (<usize>b << 2)), ds = f32x4.mul(i32x4.shuffle(d2, d2, 0, 0, 1, 1), k);
-      t0 = f32x4.add(t0, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(hsum4(e0, e1, e2, e3), cv)), f32x4.mul(i8x4(p0 + 192 + (<usize>i << 2)), ds)));
-      t1 = f32x4.add(t1, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(hsum4(f0, f1, f2, f3), cv)), f32x4.mul(i8x4(p1 + 192 + (<usize>i << 2)), ds)));
+      t0 = f32x4.add(t0, pair7(p0, i, b, xq, x16, cv, ds, mq, mh, lo));
+      t1 = f32x4.add(t1, pair7(p1, i, b, xq, x16, cv, ds, mq, mh, lo));
+      t2 = f32x4.add(t2, pair7(p2, i, b, xq, x16, cv, ds, mq, mh, lo));
+      t3 = f32x4.add(t3, pair7(p3, i, b, xq, x16, cv, ds, mq, mh, lo));
     }
     a0 = f32x4.add(a0, f32x4.mul(t0, v128.load32_splat(p0 + 208)));
     a1 = f32x4.add(a1, f32x4.mul(t1, v128.load32_splat(p1 + 208)));
+    a2 = f32x4.add(a2, f32x4.mul(t2, v128.load32_splat(p2 + 208)));
+    a3 = f32x4.add(a3, f32x4.mul(t3, v128.load32_splat(p3 + 208)));
   }
-  store<f32>(y0, hsum(a0));
-  store<f32>(y1, hsum(a1));
+  store<f32>(y0, hsum(a0)); store<f32>(y1, hsum(a1)); store<f32>(y2, hsum(a2)); store<f32>(y3, hsum(a3));
 }
 
 /** y[N] = W · x, fmt 7 rows of K values (K % 256 == 0). */
 export function gemvQ7(xq: usize, dx: usize, K: i32, w: usize, N: i32, y: usize): void {
   const G = K >> 8, rb = <usize>G * 212, x16 = xq + <usize>K;
-  for (let n = 0; n < N; n += 2) {
-    const r0 = w + <usize>n * rb, last = n + 1 >= N;
-    rowsQ7x2(r0, last ? r0 : r0 + rb, G, xq, x16, dx, y + (<usize>n << 2), y + (<usize>(last ? n : n + 1) << 2), N >>> 31);
+  for (let n = 0; n < N; n += 4) {
+    const n1 = min(n + 1, N - 1), n2 = min(n + 2, N - 1), n3 = min(n + 3, N - 1);
+    rowsQ7x4(w + <usize>n * rb, w + <usize>n1 * rb, w + <usize>n2 * rb, w + <usize>n3 * rb, G, xq, x16, dx,
+      y + (<usize>n << 2), y + (<usize>n1 << 2), y + (<usize>n2 << 2), y + (<usize>n3 << 2), N >>> 31);
   }
 }
