@@ -16,6 +16,10 @@ import type { RemotePool } from './net/remote-pool.js';
 import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd, runtimeCaps } from './kernels.js';
 import { modelSource } from './models.js';
 
+// The TCP pool (node:net, node:crypto) loads only when peers are given; a specifier in a variable keeps bundlers
+// (the workerd build) from inlining it and hoisting its Node imports into runtimes that have none.
+const NET_POOL = './net/remote-pool.js';
+
 export interface EngineOptions {
   tp?: number; maxBatch?: number; context?: number; flavor?: KernelFlavor;
   /** Worker threads (default: where the runtime has them). Without, one shard runs in the calling thread. */
@@ -99,7 +103,7 @@ export class Engine {
       if (pct > shown) { shown = pct; say(`loading weights: ${pct} %`); }
     };
     const pool = opts.peers
-      ? await (await import('./net/remote-pool.js')).RemotePool.start(init, { peers: opts.peers, secret: opts.peerSecret, flavor,
+      ? await (await import(NET_POOL) as typeof import('./net/remote-pool.js')).RemotePool.start(init, { peers: opts.peers, secret: opts.peerSecret, flavor,
         callTimeoutMs: opts.callTimeoutMs, fenceMs: opts.fenceMs, onProgress })
       : threads
       ? await ShardPool.start(init, createSharedLink(tp, ...Object.values(linkCaps(cfg, tp, maxBatch)) as [number, number]),
