@@ -3,7 +3,7 @@
 // The shard's link is a SocketLink over the SharedArrayBuffer its process's event loop pumps to the sockets.
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { Shard, ShardInit } from '../tp/shard.js';
-import { dispatch, Request, Reply } from '../tp/worker.js';
+import { dispatch, Port, Request, serve } from '../tp/worker.js';
 import { SocketLink, SocketLinkSpec } from './socket-link.js';
 
 export type NetRequest = Request
@@ -20,26 +20,12 @@ async function createNetShard(init: Omit<ShardInit, 'link' | 'barrierTimeoutMs'>
 
 const port = (workerData as { port: MessagePort }).port;
 const state = { shard: null as Shard | null, link: null as SocketLink | null };
-let queue = Promise.resolve();
-port.on('message', ({ id, req }: { id: number; req: NetRequest }) => {
-  queue = queue.then(async () => {
-    let last = 0;
-    const progress = (done: number, total: number) => {
-      const now = Date.now();
-      if (now - last > 200 || done === total) { last = now; port.postMessage({ id, progress: [done, total] } satisfies Reply); }
-    };
-    try {
-      let value: unknown;
-      if (req.op === 'netInit') {
-        const { shard, link } = await createNetShard(req.init, req.link, progress);
-        Object.assign(state, { shard, link });
-        value = { bytes: shard.bytes };
-      } else if (req.op === 'linkReset') state.link?.reset();
-      else value = await dispatch(state, req);
-      const logits = (value as { logits?: Float32Array | null } | undefined)?.logits;
-      port.postMessage({ id, ok: true, value } satisfies Reply, logits ? [logits.buffer as ArrayBuffer] : []);
-    } catch (e) {
-      port.postMessage({ id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies Reply);
-    }
-  });
+serve<NetRequest>(port as unknown as Port, (f) => port.on('message', f), async (req, progress) => {
+  if (req.op === 'netInit') {
+    const { shard, link } = await createNetShard(req.init, req.link, progress);
+    Object.assign(state, { shard, link });
+    return { bytes: shard.bytes };
+  }
+  if (req.op === 'linkReset') { state.link?.reset(); return undefined; }
+  return dispatch(state, req);
 });

@@ -14,7 +14,7 @@ export type Request =
 /** A reply settles call `id`; a progress note (loading) only tells the caller the shard is alive and how far it got. */
 export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string } | { id: number; progress: [number, number] };
 
-interface Port { postMessage(m: unknown, transfer?: Transferable[]): void }
+export interface Port { postMessage(m: unknown, transfer?: Transferable[]): void }
 
 /** One request against the shard this thread owns (also used in-process by tp/local.ts). */
 export async function dispatch(state: { shard: Shard | null }, req: Request, progress?: (done: number, total: number) => void): Promise<unknown> {
@@ -33,9 +33,10 @@ export async function dispatch(state: { shard: Shard | null }, req: Request, pro
   }
 }
 
-export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request }) => void) => void): void {
-  const state = { shard: null as Shard | null };
-  let queue = Promise.resolve(); // requests run one at a time, in order, even across the async init
+/** Answers requests one at a time, in order (even across an async init), with progress notes while loading. */
+export function serve<R>(port: Port, onMessage: (f: (m: { id: number; req: R }) => void) => void,
+                         handle: (req: R, progress: (done: number, total: number) => void) => Promise<unknown>): void {
+  let queue = Promise.resolve();
   onMessage(({ id, req }) => {
     queue = queue.then(async () => {
       let last = 0;
@@ -44,7 +45,7 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
         if (now - last > 200 || done === total) { last = now; port.postMessage({ id, progress: [done, total] } satisfies Reply); }
       };
       try {
-        const value = await dispatch(state, req, progress);
+        const value = await handle(req, progress);
         const logits = (value as { logits?: Float32Array | null } | undefined)?.logits;
         port.postMessage({ id, ok: true, value } satisfies Reply, logits ? [logits.buffer as ArrayBuffer] : []);
       } catch (e) {
@@ -54,13 +55,19 @@ export function serve(port: Port, onMessage: (f: (m: { id: number; req: Request 
   });
 }
 
+/** The shard this thread owns, answering the pool's requests. */
+function serveShard(port: Port, onMessage: (f: (m: { id: number; req: Request }) => void) => void): void {
+  const state = { shard: null as Shard | null };
+  serve<Request>(port, onMessage, (req, progress) => dispatch(state, req, progress));
+}
+
 // Entry: a Web Worker (Deno, browsers) installs its handler before any await, so no early message is lost;
 // a Node worker_threads file finds its parentPort. Imported in-process (tp/local.ts), neither applies.
 const inWebWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
 if (inWebWorker) {
   const w = self as unknown as { postMessage(m: unknown, t?: Transferable[]): void; onmessage: ((e: { data: unknown }) => void) | null };
-  serve(w, (f) => { w.onmessage = (e) => f(e.data as { id: number; req: Request }); });
+  serveShard(w, (f) => { w.onmessage = (e) => f(e.data as { id: number; req: Request }); });
 } else if (typeof globalThis.process?.versions?.node === 'string') {
   const { parentPort } = await import('node:worker_threads');
-  if (parentPort) serve(parentPort as unknown as Port, (f) => parentPort.on('message', f));
+  if (parentPort) serveShard(parentPort as unknown as Port, (f) => parentPort.on('message', f));
 }
