@@ -31,8 +31,8 @@ for (const label of modes) {
 }
 const md = `# Bits–accuracy frontier of the all-reduce codecs (issue 12)
 
-Regenerate: \`node --import tsx scripts/probe-frontier.ts\` (reads docs/results/frontier/*.json; the runs themselves
-are listed below with their commands). Intervals in brackets: 95 % bootstrap (2000 resamples; perplexity, KL and
+Regenerate: \`node --import tsx scripts/probe-frontier.ts\` (reads docs/results/frontier/*.json; the commands that made
+them: [frontier/commands.md](frontier/commands.md)). Intervals in brackets: 95 % bootstrap (2000 resamples; perplexity, KL and
 top-1 over the 4 token windows, task scores over items, "% of exact" paired with exact's outcomes on the same items).
 
 ${runs.map((r) => `### ${r.model} TP ${r.tp}: ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; profile ${r.profile?.split('/').pop() ?? 'none'}\n\n${markdownTable([r])}\n`).join('\n')}
