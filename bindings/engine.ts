@@ -84,7 +84,7 @@ export class Engine {
     const context = Math.min(opts.context ?? 2048, cfg.contextLength), maxBatch = opts.maxBatch ?? 64;
     const memory: MemoryOptions = { maxBatch, cap: context, heapBase, packed: (opts.weights ?? 'packed') === 'packed' };
     const plan = planMemory(g, cfg, tp, memory);
-    for (const line of describePlan(plan, context)) say(line);
+    for (const line of describePlan(plan, context)) say(`${line}\n`); // a trailing newline: lines to keep, not progress to redraw
     const available = opts.peers ? null : opts.availableBytes === undefined ? await availableMemory() : opts.availableBytes;
     const problem = planProblem(plan, available);
     if (problem) {
