@@ -34,7 +34,7 @@ usage: lowbit-tp <command> [options]
                [--secret S | env LOWBIT_TP_SECRET: required off loopback]  (env LOWBIT_TP_LISTEN for launchers)
   help         this text
 
---peers h1:p1,h2:p2 (run; env LOWBIT_TP_PEERS): shards 1… on those shard processes, shard 0 here; TP = peers + 1.
+--peers h1:p1,h2:p2 (run, eval, serve; env LOWBIT_TP_PEERS): shards 1… on those shard processes, shard 0 here; TP = peers + 1.
   --secret S (or LOWBIT_TP_SECRET) must match theirs; every host needs the same GGUF (its SHA-256 is compared).
 
 --comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
@@ -97,9 +97,11 @@ async function evalCmd(argv: string[]): Promise<number> {
     windows: { type: 'string', default: '16' }, 'window-tokens': { type: 'string', default: '256' }, cloze: { type: 'string', default: '500' },
     choice: { type: 'string', default: '500' }, jsonl: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '5' },
     out: { type: 'string' }, quiet: { type: 'boolean', default: false }, resume: { type: 'boolean', default: false },
-    part: { type: 'boolean', default: false },
+    part: { type: 'boolean', default: false }, peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS },
+    secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
   } });
-  const tp = num(o.tp, 'tp');
+  const peers = o.peers ? o.peers.split(',').filter(Boolean) : undefined;
+  const tp = peers ? peers.length + 1 : num(o.tp, 'tp');
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag, got ${algorithm}`);
   const modes = o.comm === 'paper' ? [...PAPER_MODES] : o.comm!.split(',');
@@ -109,7 +111,7 @@ async function evalCmd(argv: string[]): Promise<number> {
   const out = o.out ?? `out/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
   const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
     windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
-    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume });
+    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume, peers, peerSecret: o.secret });
   endProgress(o.quiet);
   const { markdownTable } = await import('./eval/report.js');
   console.log(markdownTable([report]));
@@ -191,6 +193,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     'max-tokens-cap': { type: 'string', default: '1024' }, 'max-body': { type: 'string', default: String(1 << 20) },
     'max-queue': { type: 'string', default: '64' }, drain: { type: 'string', default: '60' }, profile: { type: 'string' },
     'decode-weights': { type: 'string', default: 'gguf' }, quiet: { type: 'boolean', default: false },
+    peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS }, secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
   } });
   parseComm(o.comm!);
   const algorithm = o.algorithm as Algorithm;
@@ -201,7 +204,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     model: o.model!, tp: num(o.tp, 'tp'), comm: o.comm!, algorithm, context: num(o.context, 'context'), profile: o.profile,
     quantizedDecode: o['decode-weights'] === 'gguf', host: o.host, port: num(o.port, 'port'), apiKey: o['api-key'] || undefined,
     maxTokens: num(o['max-tokens-cap'], 'max-tokens-cap'), maxBodyBytes: num(o['max-body'], 'max-body'), maxQueue: num(o['max-queue'], 'max-queue'),
-    drainMs: 1000 * num(o.drain, 'drain'), say: progress(o.quiet),
+    drainMs: 1000 * num(o.drain, 'drain'), say: progress(o.quiet), peers: o.peers ? o.peers.split(',').filter(Boolean) : undefined, peerSecret: o.secret,
   });
   return 0; // the server keeps the process alive until SIGTERM / SIGINT
 }

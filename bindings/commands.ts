@@ -82,11 +82,13 @@ export interface EvalOptions {
   say: (m: string) => void;
   /** Keep the modes an earlier run of the same items already wrote to `out`, and run only the rest. */
   resume?: boolean;
+  /** Shards 1… on other hosts (`lowbit-tp shard`), and their shared secret: TP is then peers + 1. */
+  peers?: string[]; peerSecret?: string;
 }
 
 export async function runEval(o: EvalOptions): Promise<RunReport> {
   const t0 = Date.now();
-  const engine = await Engine.load(o.model, { tp: o.tp, maxBatch: 64, progress: o.say });
+  const engine = await Engine.load(o.model, { tp: o.tp, maxBatch: 64, progress: o.say, peers: o.peers, peerSecret: o.peerSecret });
   try {
     const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
     const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say) : null;

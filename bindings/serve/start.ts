@@ -9,6 +9,8 @@ import { ChatTemplate, readChatMeta } from './template.js';
 export interface ServeOptions extends Omit<ServerOptions, 'modelId' | 'template'> {
   model: string; tp: number; comm: string; algorithm: Algorithm; context: number; profile?: string; quantizedDecode: boolean;
   drainMs: number; say: (m: string) => void;
+  /** Shards 1… as HOST:PORT (`lowbit-tp shard`), and their shared secret: TP is then peers + 1. */
+  peers?: string[]; peerSecret?: string;
 }
 
 export async function serveModel(o: ServeOptions): Promise<RunningServer> {
@@ -17,7 +19,8 @@ export async function serveModel(o: ServeOptions): Promise<RunningServer> {
   const mode = parseCommMode(o.comm);
   const meta = await readChatMeta(o.model);
   const template = ChatTemplate.of(meta);
-  const engine = await Engine.load(o.model, { tp: o.tp, context: o.context, progress: o.say, quantizedDecode: o.quantizedDecode });
+  const engine = await Engine.load(o.model, { tp: o.peers ? o.peers.length + 1 : o.tp, context: o.context, progress: o.say, quantizedDecode: o.quantizedDecode,
+    peers: o.peers, peerSecret: o.peerSecret });
   o.say('\n');
   let server: RunningServer;
   try {
