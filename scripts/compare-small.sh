@@ -10,6 +10,7 @@ for r in $(seq 1 "$reps"); do
     dir=$([ $side = old ] && echo "$old" || pwd)
     (cd "$dir" && node dist/bench/scaling.bench.js --model "$model" --tp "$tps" --comm exact --decode-weights gguf --prefill 128 --decode 16 >/dev/null 2>&1)
     cp "$dir/docs/results/scaling-$model-gguf-decode.json" "$out/$side-$r.json"
+    git -C "$dir" checkout -q -- "docs/results/scaling-$model-gguf-decode.json" 2>/dev/null || true # keep the committed result
     echo "rep $r $side done" >&2
   done
 done
