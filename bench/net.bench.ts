@@ -9,16 +9,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Engine } from '../bindings/engine.js';
 import { ensureProfile } from '../bindings/commands.js';
 import { machine } from './machine.js';
+import { autoPlan, predict } from '../bindings/tp/cost.js';
 
 const arg = (k: string, d: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
 const repeats = Number(arg('repeats', '5')), prefill = Number(arg('prefill', '128')), decode = Number(arg('decode', '16'));
-const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static').split(',');
+const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static,auto:int4-g32').split(',');
 const rates = arg('rates', 'none,10gbit,1gbit,100mbit').split(',');
 const model = 'smollm2', MB = 64;
 
 interface Stat { median: number; min: number; max: number }
 const stat = (xs: number[]): Stat => { const s = [...xs].sort((a, b) => a - b); return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] }; };
-interface ModeRow { mode: string; bitsPerValue: number; wireMs1: Stat; wireMs64: Stat; prefillMs: Stat; decodeMsPerToken: Stat }
+interface ModeRow {
+  mode: string; bitsPerValue: number; wireMs1: Stat; wireMs64: Stat; prefillMs: Stat; decodeMsPerToken: Stat;
+  /** The cost model (bindings/tp/cost.ts) from the link measured at connect: predicted ms and (predicted − measured) / measured. */
+  predictedMs1?: number; predictedMs64?: number; error1?: number; error64?: number; link?: { rttMs: number; mbps: number }; auto?: string | null;
+}
 
 async function measure(e: Engine): Promise<ModeRow[]> {
   const ids = Array.from({ length: prefill }, (_, i) => (i * 7919 + 11) % e.cfg.vocab), rows: ModeRow[] = [];
@@ -40,8 +45,20 @@ async function measure(e: Engine): Promise<ModeRow[]> {
       for (let i = 0; i < decode; i++) await e.forward([ids[i]]);
       dec.push((performance.now() - t) / decode);
     }
-    rows.push({ mode, bitsPerValue: bits, wireMs1: stat(w1), wireMs64: stat(w64), prefillMs: stat(pre), decodeMsPerToken: stat(dec) });
-    console.error(`.. ${process.env.NET_RATE ?? 'in-process'} ${mode}: all-reduce ${rows.at(-1)!.wireMs1.median.toFixed(3)} ms (1 row) ${rows.at(-1)!.wireMs64.median.toFixed(2)} ms (64 rows), prefill ${rows.at(-1)!.prefillMs.median.toFixed(0)} ms, decode ${rows.at(-1)!.decodeMsPerToken.median.toFixed(1)} ms/token`);
+    const row: ModeRow = { mode, bitsPerValue: bits, wireMs1: stat(w1), wireMs64: stat(w64), prefillMs: stat(pre), decodeMsPerToken: stat(dec) };
+    const link = e.link;
+    if (link) {
+      const p = (M: number) => {
+        if (!mode.startsWith('auto')) return predict({ S: e.tp, M, E: e.cfg.hidden, mode, algorithm: 'all-gather', link }).ms;
+        const plan = autoPlan(e.tp, e.cfg.hidden, MB, mode.split(':')[1], link);
+        return predict({ S: e.tp, M, E: e.cfg.hidden, mode: M < plan.minRows ? 'exact' : plan.codec, algorithm: plan.algorithm, link }).ms;
+      };
+      Object.assign(row, { predictedMs1: p(1), predictedMs64: p(MB), link: { rttMs: link.rttMs, mbps: link.mbps }, auto: link.auto });
+      row.error1 = row.predictedMs1! / row.wireMs1.median - 1; row.error64 = row.predictedMs64! / row.wireMs64.median - 1;
+    }
+    rows.push(row);
+    const pr = (x?: number, err?: number) => x === undefined ? '' : ` [model ${x.toFixed(3)}, ${(100 * err!).toFixed(0)} %]`;
+    console.error(`.. ${process.env.NET_RATE ?? 'in-process'} ${mode}: all-reduce ${row.wireMs1.median.toFixed(3)} ms${pr(row.predictedMs1, row.error1)} (1 row) ${row.wireMs64.median.toFixed(2)} ms${pr(row.predictedMs64, row.error64)} (64 rows), prefill ${row.prefillMs.median.toFixed(0)} ms, decode ${row.decodeMsPerToken.median.toFixed(1)} ms/token${link ? ` (link ${link.rttMs.toFixed(3)} ms, ${link.mbps.toFixed(0)} Mbit/s${row.auto ? `; ${row.auto}` : ''})` : ''}`);
   }
   return rows;
 }
@@ -71,9 +88,20 @@ if (process.argv.includes('--inner')) {
   mkdirSync('docs/results', { recursive: true });
   writeFileSync('docs/results/net-bench.json', JSON.stringify(out, null, 1));
   const f = (s: Stat, d = 1) => `${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})`;
-  console.log('| link | mode | bits/value | all-reduce ms, 1 row | all-reduce ms, 64 rows | prefill ms (' + prefill + ' tok) | decode ms/token |');
-  console.log('|---|---|---|---|---|---|---|');
+  const m = (x?: number, err?: number) => x === undefined ? '–' : `${x.toFixed(3)} (${err! >= 0 ? '+' : ''}${(100 * err!).toFixed(0)} %)`;
+  console.log('| link | mode | bits/value | all-reduce ms, 1 row | model, 1 row | all-reduce ms, 64 rows | model, 64 rows | prefill ms (' + prefill + ' tok) | decode ms/token |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [link, rows] of Object.entries(results)) for (const r of rows)
-    console.log(`| ${link} | ${r.mode} | ${r.bitsPerValue.toFixed(2)} | ${f(r.wireMs1, 3)} | ${f(r.wireMs64, 2)} | ${f(r.prefillMs, 0)} | ${f(r.decodeMsPerToken, 1)} |`);
+    console.log(`| ${link} | ${r.mode} | ${r.bitsPerValue.toFixed(2)} | ${f(r.wireMs1, 3)} | ${m(r.predictedMs1, r.error1)} | ${f(r.wireMs64, 2)} | ${m(r.predictedMs64, r.error64)} | ${f(r.prefillMs, 0)} | ${f(r.decodeMsPerToken, 1)} |`);
+  // auto against the best fixed choice, per link and measure (ratio of medians; > 1: auto slower)
+  for (const [link, rows] of Object.entries(results)) {
+    const a = rows.find((r) => r.mode.startsWith('auto')), fixed = rows.filter((r) => !r.mode.startsWith('auto'));
+    if (!a || !fixed.length) continue;
+    const vs = (k: 'wireMs1' | 'wireMs64' | 'prefillMs' | 'decodeMsPerToken') => {
+      const best = fixed.reduce((b, r) => (r[k].median < b[k].median ? r : b));
+      return `${k} ${(a[k].median / best[k].median).toFixed(2)}× best (${best.mode})`;
+    };
+    console.log(`${link}: ${a.auto ?? 'auto: in-memory policy'}; auto vs best fixed: ${vs('wireMs1')}, ${vs('wireMs64')}, ${vs('prefillMs')}, ${vs('decodeMsPerToken')}`);
+  }
   console.log('wrote docs/results/net-bench.json');
 }

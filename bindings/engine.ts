@@ -13,6 +13,7 @@ import { LocalPool } from './tp/local.js';
 import { CommConfig } from './tp/allreduce.js';
 import { ForwardResult } from './tp/shard.js';
 import type { RemotePool } from './net/remote-pool.js';
+import { describePlan as describeAuto } from './tp/cost.js';
 import { KernelFlavor, loadKernelModule, sharedMemory, hasRelaxedSimd, runtimeCaps } from './kernels.js';
 import { modelSource } from './models.js';
 
@@ -104,13 +105,19 @@ export class Engine {
     };
     const pool = opts.peers
       ? await (await import(NET_POOL) as typeof import('./net/remote-pool.js')).RemotePool.start(init, { peers: opts.peers, secret: opts.peerSecret, flavor,
-        callTimeoutMs: opts.callTimeoutMs, fenceMs: opts.fenceMs, onProgress })
+        callTimeoutMs: opts.callTimeoutMs, fenceMs: opts.fenceMs, onProgress, onNote: (m: string) => say(`${m}\n`) })
       : threads
       ? await ShardPool.start(init, createSharedLink(tp, ...Object.values(linkCaps(cfg, tp, maxBatch)) as [number, number]),
         { callTimeoutMs: opts.callTimeoutMs, barrierTimeoutMs: opts.barrierTimeoutMs, onProgress })
       : await LocalPool.start(init, onProgress);
     say(`loaded ${name} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return new Engine(cfg, tok, pool, tp, name, g, source, context, maxBatch, plans.map((p) => p.vocab), plan.shards.map((s) => s.bytes));
+  }
+
+  /** Over the network: the link measured at connect and what `auto` chose from it (net/remote-pool.ts); else null. */
+  get link(): { rttMs: number; mbps: number; auto: string | null } | null {
+    const p = this.pool as Partial<RemotePool>;
+    return p.link ? { rttMs: p.link.rttMs, mbps: p.link.mbps, auto: p.autoPlan ? describeAuto(p.autoPlan) : null } : null;
   }
 
   get position(): number { return this.pos; }

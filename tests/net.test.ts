@@ -57,6 +57,29 @@ for (const tp of [2, 3]) {
   });
 }
 
+test('TP 2 over TCP with --comm auto: the link measured at connect, a plan from it on every shard, shards bitwise identical', async () => {
+  const [shard] = await Promise.all([startShard()]);
+  let net: Engine | null = null;
+  const notes: string[] = [];
+  try {
+    net = await Engine.load('smollm2', { peers: [shard.address], maxBatch: 16, context: 256, progress: (m) => notes.push(m) });
+    const link = net.link!;
+    assert.ok(link && link.rttMs > 0 && link.mbps > 0, 'link measured');
+    assert.ok(notes.some((m) => m.startsWith('link: round trip')), 'reported');
+    await net.verifyIdentity(true);
+    const a = await logitsFor(net, { mode: 'auto:int4-g32', algorithm: 'all-gather', fraction: 1 / 64 });
+    assert.match(net.link!.auto!, /^auto: /);
+    assert.ok(notes.some((m) => m.startsWith('auto: ')), 'the choice is reported');
+    assert.equal(a.pre.checks, 2 * 2 * net.cfg.layers * 2, 'every site checked');
+    assert.equal(a.pre.mismatches + a.step.mismatches, 0, 'shards diverged');
+    // a plan forcing each side of the threshold (1 row exact, 16 rows coded) keeps the shards identical too
+    const b = await logitsFor(net, { mode: 'auto:int4-g32', algorithm: 'all-gather', fraction: 1 / 64, autoMinRows: 2 });
+    assert.equal(b.pre.mismatches + b.step.mismatches, 0, 'shards diverged (forced plan)');
+    assert.ok(b.pre.bytesSent / b.pre.valuesSent < 1, 'prefill (16 + 8 rows) coded');
+    assert.equal(b.step.bytesSent / b.step.valuesSent, 4, 'decode step (1 row) exact');
+  } finally { await net?.close(); stop(shard.proc); }
+});
+
 test('a killed peer fails the call within 5 s naming it; after it restarts on its port the root serves again', async () => {
   const [s1, s2] = await Promise.all([startShard(), startShard()]);
   let s2b: ChildProcess | null = null, net: Engine | null = null;

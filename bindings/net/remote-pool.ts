@@ -18,11 +18,16 @@ import { FrameType, PROTOCOL_VERSION } from './frame.js';
 import { NetInit, planHash, ShardHost } from './host.js';
 import { modelSha256 } from './model-hash.js';
 import { CONTROL_BYTES, ControlRequest } from './server.js';
+import { AutoPlan, autoPlan, describePlan, LinkInfo } from '../tp/cost.js';
 
 export interface RemotePoolOptions {
   peers: string[]; secret?: string; flavor: KernelFlavor;
   callTimeoutMs?: number; fenceMs?: number; loadStallMs?: number;
   onProgress?: (shard: number, done: number, total: number) => void;
+  /** One-line notes: the link measured at connect, what `auto` chose. */
+  onNote?: (line: string) => void;
+  /** Skip the link measurement at connect (then `auto` keeps the in-memory policy). */
+  measureLink?: boolean;
 }
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; shard: number; arm: () => ReturnType<typeof setTimeout>; onProgress?: (d: number, t: number) => void };
 
@@ -36,6 +41,10 @@ export class RemotePool {
   private replay = new Map<string, Request>(); // last 'comm' and 'verify', re-sent after a recovery
   private names: string[];
   readonly size: number;
+  /** The link measured at connect (root ↔ each peer: the largest round trip, the smallest bandwidth), or null. */
+  link: (LinkInfo & { peers: LinkInfo[] }) | null = null;
+  /** What `auto` chose from the link (set by the last 'comm' request with an auto mode), or null. */
+  autoPlan: AutoPlan | null = null;
 
   private constructor(private host0: ShardHost, private o: RemotePoolOptions, private inits: NetInit[], private source: ModelSource,
                       private module: WebAssembly.Module) {
@@ -59,6 +68,10 @@ export class RemotePool {
       await Promise.all(o.peers.map((_, i) => pool.dial(i + 1)));
       await Promise.all(inits.map((ni, s) => pool.load(s, ni)));
       await pool.mesh();
+      if (o.measureLink !== false) {
+        pool.link = await pool.measureLink();
+        o.onNote?.(`link: round trip ${pool.link.rttMs.toFixed(3)} ms, ${pool.link.mbps.toFixed(0)} Mbit/s (slowest of ${S - 1} peer${S > 2 ? 's' : ''})`);
+      }
     } catch (e) { await pool.close(); throw e; }
     return pool;
   }
@@ -82,6 +95,41 @@ export class RemotePool {
   private async mesh(): Promise<void> {
     const addrs = ['', ...this.o.peers];
     await Promise.all(this.inits.map((_, s) => s === 0 ? this.host0.mesh(this.epoch, addrs, this.o.secret ?? '') : this.send(s, { op: 'mesh', epoch: this.epoch, addrs })));
+  }
+
+  /**
+   * Round trip (median of 7 empty echoes) and bandwidth (a timed burst each way, sized for ~40 ms, 256 KiB–4 MiB)
+   * between the root and each peer, over its control connection (the same hosts and route as the mesh). ≤ ~0.5 s.
+   */
+  private async measureLink(): Promise<LinkInfo & { peers: LinkInfo[] }> {
+    const peers: LinkInfo[] = [];
+    for (let s = 1; s < this.size; s++) {
+      const time = async (payload: number, reply: number) => {
+        const t = performance.now();
+        await this.send(s, { op: 'echo', payload: new Uint8Array(payload), reply }, 10_000);
+        return performance.now() - t;
+      };
+      const rtts: number[] = [];
+      for (let i = 0; i < 7; i++) rtts.push(await time(0, 0));
+      const rttMs = rtts.sort((a, b) => a - b)[3];
+      const mbpsOf = (bytes: number, ms: number) => (8 * bytes) / (Math.max(ms - rttMs, 1e-3) * 1e3);
+      let B = 256 << 10;
+      const probe = mbpsOf(B, await time(B, 0));
+      B = Math.min(4 << 20, Math.max(256 << 10, Math.round((probe * 1e3 * 40) / 8)));
+      const up = mbpsOf(B, await time(B, 0)), down = mbpsOf(B, await time(0, B));
+      peers.push({ rttMs, mbps: Math.min(up, down) });
+    }
+    return { rttMs: Math.max(...peers.map((p) => p.rttMs)), mbps: Math.min(...peers.map((p) => p.mbps)), peers };
+  }
+
+  /** `auto` over the network: the root's plan (tp/cost.ts) from the measured link goes to every shard with the request. */
+  private planComm(req: Request): Request {
+    if (req.op !== 'comm' || !req.config?.mode.startsWith('auto') || !this.link || req.config.autoMinRows !== undefined) return req;
+    const i = this.inits[0], codec = req.config.mode.split(':')[1] ?? 'int4-g32';
+    const plan = autoPlan(this.size, i.cfg.hidden, i.memory.maxBatch, codec, this.link, req.config.fraction);
+    if (JSON.stringify(plan) !== JSON.stringify(this.autoPlan)) this.o.onNote?.(`${describePlan(plan)} (predicted from the link)`);
+    this.autoPlan = plan;
+    return { op: 'comm', config: { ...req.config, algorithm: plan.algorithm, autoMinRows: plan.minRows } };
   }
 
   /** A control request to shard s ≥ 1 with a deadline (extended by each progress note while loading). */
@@ -151,6 +199,7 @@ export class RemotePool {
 
   private callNow<T>(shard: number, req: Request, timeoutMs?: number): Promise<T> {
     if (this.broken) return Promise.reject(this.broken);
+    req = this.planComm(req);
     if (req.op === 'comm' || req.op === 'verify') this.replay.set(req.op, req);
     if (shard > 0) return this.send<T>(shard, req, timeoutMs);
     return new Promise<T>((resolve, reject) => {

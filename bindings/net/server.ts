@@ -18,7 +18,9 @@ export type ControlRequest = NetRequest
   | { op: 'load'; init: NetInit }
   | { op: 'mesh'; epoch: number; addrs: string[] }
   | { op: 'reset'; epoch: number }
-  | { op: 'status' };
+  | { op: 'status' }
+  /** Link measurement (the root, at session setup): answers `reply` zero bytes; the request's `payload` is ignored. */
+  | { op: 'echo'; payload?: Uint8Array; reply?: number };
 
 export interface ShardServerOptions { listen: string; model: string; secret?: string; say?: (m: string) => void }
 export interface ShardServer { address: string; modelSha: string; close(): Promise<void> }
@@ -46,6 +48,7 @@ export async function startShardServer(o: ShardServerOptions): Promise<ShardServ
 
   const handle = async (req: ControlRequest, progress: (d: number, t: number) => void): Promise<unknown> => {
     switch (req.op) {
+      case 'echo': return new Uint8Array(Math.min(Math.max(0, req.reply ?? 0) | 0, 1 << 24));
       case 'status': return { loaded: !!host?.init, planHash: host?.init?.planHash ?? null, rank: host?.rank ?? -1, epoch: host?.epoch ?? 0 };
       case 'load': {
         const ni = req.init;

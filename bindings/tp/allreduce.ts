@@ -33,6 +33,8 @@ export interface CommConfig {
    * range before encoding and multiply it back per shard before the sum (SmoothQuant-style smoothing).
    */
   smooth?: boolean;
+  /** `auto` over a network link (tp/cost.ts autoPlan, made by the root from the link it measured): exact below this many rows. */
+  autoMinRows?: number;
 }
 
 /** Per site: every shard's partial codec (all-gather); chunk codecs [from shard][chunk] this shard touches (rs-ag). */
@@ -55,6 +57,7 @@ export class Communicator {
   private codecs: SiteCodecs[] | null = null;
   private algorithm: Algorithm = 'all-gather';
   private auto = false; // `auto`: exact or rs-ag per message, by tp/policy.ts
+  private autoMinRows: number | undefined;
   private chunks: [number, number][];
   private rotate = 0;
   private smooth: Float32Array[][] | null = null; // [site][shard] per-feature calibrated range (probe)
@@ -87,7 +90,8 @@ export class Communicator {
       this.smooth = cfg.sites.map((sp) => sp.partial.map((r) => r.lo.map((lo, j) => Math.max(Math.abs(lo), Math.abs(r.hi[j]), 1e-6))));
     }
     this.auto = cfg?.mode.startsWith('auto') ?? false;
-    if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
+    this.autoMinRows = cfg?.autoMinRows;
+    if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: this.autoMinRows === undefined ? 'rs-ag' : cfg!.algorithm };
     if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
     const mode = parseCommMode(cfg.mode), E = this.mem.hidden, s = this.mem;
     const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
@@ -121,7 +125,7 @@ export class Communicator {
     if (this.poison?.site === site) new Float32Array(this.bytes.buffer, partial, n)[this.poison.index] = this.poison.value;
     let sum: number;
     if (this.S === 1) sum = partial;
-    else if (!this.codecs || (this.auto && autoChoice(this.S, n) === 'exact')) sum = this.exact(partial, n);
+    else if (!this.codecs || (this.auto && autoChoice(this.S, n, M, this.autoMinRows) === 'exact')) sum = this.exact(partial, n);
     else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
     else sum = this.reduceScatterAllGather(site, partial, M);
     if (this.verify && this.S > 1) this.checkIdentical(sum, n);
