@@ -1,7 +1,8 @@
 // A cost model of one all-reduce between shards joined by a network link (issue 11, item 3), and the `auto` plan made
 // from it. Per shard, predicted wire time = encode + decode (ns per value per codec, measured on this machine by
 // bench/codec.bench.ts: docs/results/codec-bench.json, 64 × 576) + the bytes it sends / the link's bandwidth (each
-// shard's own link carries its S − 1 peer messages) + rounds × the round trip:
+// shard's own link carries its S − 1 peer messages) + rounds × half the round trip (in a round every shard sends at
+// once, so a round waits one one-way trip, not a request and its answer):
 //   exact       1 round, (S − 1) × 4n bytes, (S − 1) n adds
 //   all-gather  1 round, (S − 1) × encoded(n) bytes, encode n + decode S·n
 //   rs-ag       2 rounds, 2 (S − 1) × encoded(n / S) bytes, encode n + decode (2S − 1) n / S
@@ -55,7 +56,7 @@ export function predict(q: CostQuery): Cost {
       bytes = 2 * (S - 1) * wireBytes(q.mode, M, Math.ceil(E / S), q.fraction); rounds = 2; ns = n * sp.encNs + ((2 * S - 1) / S) * n * sp.decNs;
     }
   }
-  const computeMs = ns / 1e6, transferMs = (8 * bytes) / (link.mbps * 1e3), latencyMs = rounds * link.rttMs;
+  const computeMs = ns / 1e6, transferMs = (8 * bytes) / (link.mbps * 1e3), latencyMs = (rounds * link.rttMs) / 2;
   return { ms: computeMs + transferMs + latencyMs, computeMs, transferMs, latencyMs, bytes, rounds };
 }
 
