@@ -6,6 +6,7 @@ import { Engine } from './engine.js';
 import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
 import { needsCalibration } from './calibrate/plan.js';
+import { loadTextCorpus } from './eval/text.js';
 import { CODEC_GRAMMAR, COMM_EXAMPLES, defaultProfilePath, ensureProfile, mergeReports, modeSpec, PAPER_MODES, parseComm, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 import { ChatTemplate, encodeChat, readChatMeta } from './serve/template.js';
 
@@ -22,11 +23,13 @@ usage: lowbit-tp <command> [options]
                off loopback] [--context 2048] [--max-tokens-cap 1024] [--max-body 1048576] [--max-queue 64] [--drain 60]
   calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
                --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--momentum 0.9 | 1 = running max] [--out FILE]
+               [--text FILE: your UTF-8 prose; its calibration part (1 paragraph in 8), a profile of its own]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
                --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
                [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE, default out/eval-M-tpN.json]
                [--resume: keep modes already in --out for the same items; each mode is saved when done]
                [--part: only the listed modes, not exact too (one part of a run; join parts with report --out)]
+               [--text FILE: evaluate on the evaluation part of your text, calibrate on its disjoint calibration part]
   report       regenerate accuracy.md and accuracy.svg from the eval-*.json in a folder:  report DIR
                or join runs that each did some modes first:  report --out DIR/eval-M-tpN.json PART.json…
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
@@ -80,12 +83,13 @@ async function calibrateCmd(argv: string[]): Promise<number> {
     model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, fraction: { type: 'string', default: '1/64' },
     sequences: { type: 'string', default: '32' }, tokens: { type: 'string', default: '128' }, out: { type: 'string' }, quiet: { type: 'boolean', default: false },
     momentum: { type: 'string', default: '0.9' },
+    text: { type: 'string' },
   } });
   const tp = num(o.tp, 'tp'), say = progress(o.quiet);
   const engine = await Engine.load(o.model!, { tp, maxBatch: 128, progress: say });
   try {
     say('\n');
-    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp), say, momentum: num(o.momentum, 'momentum') });
+    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp, o.text ? (await loadTextCorpus(o.text)).sha256 : undefined), say, momentum: num(o.momentum, 'momentum'), text: o.text });
   } finally { await engine.close(); }
   return 0;
 }
@@ -97,7 +101,7 @@ async function evalCmd(argv: string[]): Promise<number> {
     windows: { type: 'string', default: '16' }, 'window-tokens': { type: 'string', default: '256' }, cloze: { type: 'string', default: '500' },
     choice: { type: 'string', default: '500' }, jsonl: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '5' },
     out: { type: 'string' }, quiet: { type: 'boolean', default: false }, resume: { type: 'boolean', default: false },
-    part: { type: 'boolean', default: false }, peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS },
+    part: { type: 'boolean', default: false }, text: { type: 'string' }, peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS },
     secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
   } });
   const peers = o.peers ? o.peers.split(',').filter(Boolean) : undefined;
@@ -111,7 +115,7 @@ async function evalCmd(argv: string[]): Promise<number> {
   const out = o.out ?? `out/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
   const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
     windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
-    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume, peers, peerSecret: o.secret });
+    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume, peers, peerSecret: o.secret, text: o.text });
   endProgress(o.quiet);
   const { markdownTable } = await import('./eval/report.js');
   console.log(markdownTable([report]));

@@ -3,7 +3,8 @@ import { Engine } from './engine.js';
 import { calibrate } from './calibrate/calibrate.js';
 import { Profile, profileSites } from './calibrate/profile.js';
 import { CommMode, needsCalibration, parseCommMode } from './calibrate/plan.js';
-import { loadCorpus, windows } from './eval/corpus.js';
+import { Corpus, loadCorpus, windows } from './eval/corpus.js';
+import { loadTextCorpus, overlap } from './eval/text.js';
 import { choiceItems, clozeItems, parseChoiceJsonl } from './eval/tasks.js';
 import { evaluate, ModeResult, ModeSpec, scoreAgainstExact } from './eval/run.js';
 import { markdownTable, RunReport, svgPlot } from './eval/report.js';
@@ -35,14 +36,19 @@ export function modeSpec(m: string, fallback: Algorithm): ModeSpec {
   return { label: alg ? `${mode} (${alg})` : mode, mode, algorithm: (alg as Algorithm) ?? fallback };
 }
 
-export const defaultProfilePath = (model: string, tp: number): string =>
-  `${cacheDir()}/profiles/${model.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
+/** `textSha256`: calibrated on a user's text (--text), which gets a profile of its own. */
+export const defaultProfilePath = (model: string, tp: number, textSha256?: string): string =>
+  `${cacheDir()}/profiles/${model.replace(/[^\w.-]+/g, '_')}-tp${tp}${textSha256 ? `-text-${textSha256.slice(0, 12)}` : ''}.json`;
 
-export async function runCalibration(engine: Engine, opts: { sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void; momentum?: number; outlierRows?: boolean }): Promise<Profile> {
-  const corpus = await loadCorpus();
+/** The calibration/evaluation text: a user's file (--text) or the Python documentation (the default). */
+const corpusOf = (text?: string): Promise<Corpus & { file?: string; sha256?: string }> => (text ? loadTextCorpus(text) : loadCorpus());
+
+export async function runCalibration(engine: Engine, opts: { sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void; momentum?: number; outlierRows?: boolean; text?: string }): Promise<Profile> {
+  const corpus = await corpusOf(opts.text);
   const seqs = withBos(engine, windows(corpus.calibration, (t) => engine.encode(t, false), opts.tokens - (engine.tok.addBos ? 1 : 0), opts.sequences, 1234));
   const t0 = Date.now();
   const profile = await calibrate(engine, seqs, opts.fraction, (d, n) => opts.say(`calibrating: sequence ${d}/${n}`), opts.momentum, opts.outlierRows);
+  if (corpus.sha256) Object.assign(profile.calibration, { text: { file: corpus.file!, sha256: corpus.sha256 }, source: `${corpus.file} (calibration part)` });
   const fs = await import('node:fs/promises');
   await fs.mkdir(opts.out.replace(/\/[^/]*$/, ''), { recursive: true });
   await fs.writeFile(opts.out, JSON.stringify(profile));
@@ -57,23 +63,37 @@ const withBos = (engine: Engine, ws: number[][]): number[][] => (engine.tok.addB
  * The profile for this engine: `explicit` if given, else the cached default, calibrated first (once, 32 × 128
  * tokens) when missing. Either way it is checked against the model and TP degree.
  */
-export async function ensureProfile(engine: Engine, model: string, fraction: number, explicit: string | undefined, say: (m: string) => void): Promise<{ sites: ReturnType<typeof profileSites>; path: string; sha256: string }> {
-  const path = explicit ?? defaultProfilePath(model, engine.tp);
+export async function ensureProfile(engine: Engine, model: string, fraction: number, explicit: string | undefined, say: (m: string) => void,
+                                    text?: { file: string; sha256: string }): Promise<{ sites: ReturnType<typeof profileSites>; path: string; sha256: string; profile: Profile }> {
+  const path = explicit ?? defaultProfilePath(model, engine.tp, text?.sha256);
   const fs = await import('node:fs/promises');
   if (!explicit && !(await fs.access(path).then(() => true, () => false))) {
     say(`no calibration profile at ${path}: calibrating first (once)\n`);
-    await runCalibration(engine, { sequences: 32, tokens: 128, fraction, out: path, say });
+    await runCalibration(engine, { sequences: 32, tokens: 128, fraction, out: path, say, text: text?.file });
   }
   return { ...(await loadProfileFor(engine, path)), path };
 }
 
 /** The profile at `path`, checked against this engine's model and TP degree, and the SHA-256 of its text. */
-export async function loadProfileFor(engine: Engine, path: string): Promise<{ sites: ReturnType<typeof profileSites>; sha256: string }> {
+export async function loadProfileFor(engine: Engine, path: string): Promise<{ sites: ReturnType<typeof profileSites>; sha256: string; profile: Profile }> {
   const fs = await import('node:fs/promises');
   let text: string, p: Profile;
   try { text = await fs.readFile(path, 'utf8'); p = JSON.parse(text); } catch (e) { throw new Error(`cannot read calibration profile ${path}: ${(e as Error).message}`); }
   const sha256 = (await import('node:crypto')).createHash('sha256').update(text).digest('hex');
-  return { sites: profileSites(p, { sha256: await engine.modelHash(), tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden }), sha256 };
+  return { sites: profileSites(p, { sha256: await engine.modelHash(), tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden }), sha256, profile: p };
+}
+
+/**
+ * Calibration and evaluation text must not overlap: the parts of one file never do (eval/text.ts); a profile made on
+ * another user text is re-read (when the file is still there) and its calibration part checked against this evaluation.
+ */
+async function checkDisjoint(profile: Profile | undefined, corpus: Corpus & { sha256?: string }): Promise<void> {
+  const t = profile?.calibration.text;
+  if (!t || t.sha256 === corpus.sha256) return;
+  const cal = await loadTextCorpus(t.file).catch(() => null);
+  if (!cal || cal.sha256 !== t.sha256) return; // the calibration file is gone or changed: nothing left to compare
+  const n = overlap(cal.calibration, corpus.evaluation);
+  if (n) throw new Error(`the evaluation text shares ${n} paragraphs with the calibration text of this profile (${t.file}): evaluate on other text`);
 }
 
 export interface EvalOptions {
@@ -84,6 +104,8 @@ export interface EvalOptions {
   resume?: boolean;
   /** Shards 1… on other hosts (`lowbit-tp shard`), and their shared secret: TP is then peers + 1. */
   peers?: string[]; peerSecret?: string;
+  /** Evaluate on the evaluation part of this UTF-8 file (and calibrate on its calibration part if no profile is given). */
+  text?: string;
 }
 
 export async function runEval(o: EvalOptions): Promise<RunReport> {
@@ -91,11 +113,12 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
   const engine = await Engine.load(o.model, { tp: o.tp, maxBatch: 64, progress: o.say, peers: o.peers, peerSecret: o.peerSecret });
   try {
     const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
-    const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say) : null;
+    const corpus = await corpusOf(o.text);
+    const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say, corpus.sha256 ? { file: corpus.file!, sha256: corpus.sha256 } : undefined) : null;
+    await checkDisjoint(profile?.profile, corpus);
     const sites = profile?.sites ?? null;
     const profileSha256 = profile?.sha256;
     const usesProfile = (r: ModeResult) => needsCalibration(parseCommMode(r.mode));
-    const corpus = await loadCorpus();
     const enc = (t: string) => engine.encode(t, false);
     const choice = o.choice ? [{ name: 'choice', items: choiceItems(corpus.evaluation, o.choice, o.seed + 2) }] : [];
     const fs = await import('node:fs/promises');

@@ -112,3 +112,23 @@ test('parts of a run evaluated in parallel processes join into one report; parts
   assert.equal(mergeReports([run([withProfile('aa')], 1), run([mode('exact', 'exact', 0.4)], 1)]).results.length, 2, 'exact needs no profile');
   assert.throws(() => mergeReports([run([withProfile('aa')], 1), run([{ ...withProfile('bb'), label: 'int4-static', mode: 'int4-static' }], 1)]), /different calibration profiles/);
 });
+
+test('--text: a user file splits into disjoint calibration and evaluation paragraphs; overlap with another profile text is found', async () => {
+  const { textParagraphs, splitText, loadTextCorpus, overlap } = await import('../bindings/eval/text.js');
+  const para = (i: number) => `Paragraph number ${i} talks about tensor parallel inference and how shards add their partial sums together.`;
+  const text = Array.from({ length: 400 }, (_, i) => para(i)).join('\n\n') + '\n\n' + para(7) + '\n\nshort line\n';
+  const dir = mkdtempSync(`${tmpdir()}/lowbit-text-`), file = `${dir}/mine.txt`;
+  writeFileSync(file, text);
+  assert.equal(textParagraphs(text).length, 401, 'paragraphs of ≥ 8 words, the short line dropped');
+  const c = await loadTextCorpus(file);
+  assert.equal(c.calibration.length + c.evaluation.length, 400, 'deduplicated');
+  assert.ok(c.calibration.length > 20 && c.calibration.length < 90, `about one in eight to calibration: ${c.calibration.length}`);
+  assert.equal(overlap(c.calibration, c.evaluation), 0, 'the two parts share no paragraph');
+  assert.deepEqual(splitText(textParagraphs(text)), { calibration: c.calibration, evaluation: c.evaluation, files: c.files }, 'the split is stable');
+  assert.match(c.sha256, /^[0-9a-f]{64}$/);
+  assert.ok(overlap(c.calibration, [...c.evaluation, c.calibration[0]]) === 1, 'a shared paragraph is counted');
+  writeFileSync(`${dir}/bad.txt`, new Uint8Array([0xff, 0xfe, 0x00]));
+  await assert.rejects(loadTextCorpus(`${dir}/bad.txt`), /not UTF-8/);
+  writeFileSync(`${dir}/tiny.txt`, para(1));
+  await assert.rejects(loadTextCorpus(`${dir}/tiny.txt`), /too little prose/);
+});

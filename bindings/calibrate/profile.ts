@@ -10,7 +10,9 @@ export interface Profile {
   format: 'lowbit-tp-profile'; version: 1;
   model: { sha256: string; arch: string; file: string };
   tp: number; fraction: number; momentum: number;
-  calibration: { sequences: number; tokensPerSequence: number; source: string; outlierRows?: boolean; rowsSkipped?: number[][] };
+  calibration: { sequences: number; tokensPerSequence: number; source: string; outlierRows?: boolean; rowsSkipped?: number[][];
+    /** Calibrated on a user's text (--text): its path and SHA-256. */
+    text?: { file: string; sha256: string } };
   sites: { partial: { lo: number[]; hi: number[]; outliers: number[] }[]; sum: { lo: number[]; hi: number[] } }[];
 }
 
