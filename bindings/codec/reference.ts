@@ -5,6 +5,7 @@ import {
 } from './numerics.js';
 import { CodecContext, isFloat } from './spec.js';
 import { decodeRotated, encodeRotated } from './rotated.js';
+import { getCode, putCode } from './bits.js';
 import {
   CodecId, ERR, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_SYMMETRIC, HEADER_BYTES, Header, Layout, layoutOf,
   maxExceptions, maxRawRows, rawRowBytes, readHeader, ROW_MARGIN, WireFormatError, writeHeader, FLAG_RAW_ROWS,
@@ -13,16 +14,6 @@ import {
 const to16 = (flags: number) => ((flags & FLAG_OUTLIER_F16) !== 0 ? f16Nearest : bf16Nearest);
 const from16 = (flags: number) => ((flags & FLAG_OUTLIER_F16) !== 0 ? f32FromF16 : f32FromBf16);
 
-/** Write code q at bit j·bits of the row starting at byte `off` (§5: one LSB-first stream per row). */
-function putCode(out: Uint8Array, off: number, j: number, bits: number, q: number): void {
-  let bit = j * bits;
-  for (let k = 0; k < bits; k++, bit++) if ((q >>> k) & 1) out[off + (bit >>> 3)] |= 1 << (bit & 7);
-}
-function getCode(src: Uint8Array, off: number, j: number, bits: number): number {
-  let q = 0, bit = j * bits;
-  for (let k = 0; k < bits; k++, bit++) q |= ((src[off + (bit >>> 3)] >>> (bit & 7)) & 1) << k;
-  return q;
-}
 
 /** Encode tokens × features f32 values (row-major) into one block. */
 export function encodeReference(ctx: CodecContext, src: Float32Array, tokens: number): Uint8Array {

@@ -2,6 +2,7 @@
 // scales, optional calibrated 16-bit outlier features kept out of the rotation, and raw f32 blocks for NaN/Inf.
 import { bf16Nearest, bf16Up, clampCode, f16Nearest, f32Bits, f32FromBf16, f32FromBits, f32FromF16, fround, invScale } from './numerics.js';
 import { CodecContext } from './spec.js';
+import { getCode, putCode } from './bits.js';
 import {
   ERR, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
 } from './wire.js';
@@ -28,16 +29,6 @@ export function rotInverse(x: Float32Array, a: number, w: number): void {
 
 /** Largest magnitude a coded (not raw) block may hold after rotation: keeps decode's inverse butterflies finite. */
 export const ROT_LIMIT = 2 ** 100;
-
-function putCode(out: Uint8Array, off: number, j: number, bits: number, q: number): void {
-  let bit = j * bits;
-  for (let k = 0; k < bits; k++, bit++) if ((q >>> k) & 1) out[off + (bit >>> 3)] |= 1 << (bit & 7);
-}
-function getCode(src: Uint8Array, off: number, j: number, bits: number): number {
-  let q = 0, bit = j * bits;
-  for (let k = 0; k < bits; k++, bit++) q |= ((src[off + (bit >>> 3)] >>> (bit & 7)) & 1) << k;
-  return q;
-}
 
 /** Encode; returns null when the raw blocks would make the block larger than f32 (the caller sends f32, §9). */
 export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: number): Uint8Array | null {
