@@ -46,12 +46,13 @@ function mm(k: Kernels, s: ShardMemory, x: number, M: number, w: Matrix, y: numb
 function embed(cfg: ModelConfig, s: ShardMemory, k: Kernels, bytes: Uint8Array, tokens: Int32Array, c: Collectives): void {
   const E = cfg.hidden, M = tokens.length, [v0, v1] = s.plan.vocab, w = s.embed;
   bytes.fill(0, s.h, s.h + 4 * M * E);
-  const rowBytes = w.fmt === 0 ? 4 * E : 0;
+  const rowBytes = packedRowBytes(w.fmt, E);
   for (let m = 0; m < M; m++) {
     const t = tokens[m];
     if (t < v0 || t >= v1) continue;
-    if (w.fmt === 0) bytes.copyWithin(s.h + 4 * m * E, w.ptr + (t - v0) * rowBytes, w.ptr + (t - v0 + 1) * rowBytes);
-    else k.dequantRows(w.fmt, w.ptr + (t - v0) * packedRowBytes(w.fmt, E), E, 1, s.h + 4 * m * E);
+    const row = w.ptr + (t - v0) * rowBytes;
+    if (w.fmt === 0) bytes.copyWithin(s.h + 4 * m * E, row, row + rowBytes);
+    else k.dequantRows(w.fmt, row, E, 1, s.h + 4 * m * E);
   }
   if (c.shards > 1) { const sum = c.reduceExact(s.h, M * E); bytes.copyWithin(s.h, sum, sum + 4 * M * E); }
   if (cfg.embedScale !== 1) k.scale(s.h, M * E, cfg.embedScale);
