@@ -9,6 +9,7 @@ import { needsCalibration } from './calibrate/plan.js';
 import { loadTextCorpus } from './eval/text.js';
 import { CODEC_GRAMMAR, COMM_EXAMPLES, defaultProfilePath, ensureProfile, mergeReports, modeSpec, PAPER_MODES, parseComm, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 import { ChatTemplate, encodeChat, readChatMeta } from './serve/template.js';
+import { defaultShardListen, Launch, resolveLaunch } from './net/launch.js';
 
 const HELP = `lowbit-tp — tensor-parallel LLM inference in WebAssembly SIMD with low-bit all-reduce
 
@@ -34,16 +35,37 @@ usage: lowbit-tp <command> [options]
                or join runs that each did some modes first:  report --out DIR/eval-M-tpN.json PART.json…
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   shard        host one shard for a root on another process or host:  --listen HOST:PORT [--model M]
-               [--secret S | env LOWBIT_TP_SECRET: required off loopback]  (env LOWBIT_TP_LISTEN for launchers)
+               [--secret S | env LOWBIT_TP_SECRET: required off loopback]  (env LOWBIT_TP_LISTEN for launchers),
+               or rank ≥ 1 of a launch (below): finds the root itself, exits when the root's job ends
   help         this text
 
 --peers h1:p1,h2:p2 (run, eval, serve; env LOWBIT_TP_PEERS): shards 1… on those shard processes, shard 0 here; TP = peers + 1.
   --secret S (or LOWBIT_TP_SECRET) must match theirs; every host needs the same GGUF (its SHA-256 is compared).
 
+Launch like torch.distributed (run, eval, serve, shard): the same command on every rank, each told its rank by
+  RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (as torchrun sets them; mpirun's OMPI_COMM_WORLD_RANK / _SIZE and
+  PMI_RANK / PMI_SIZE work too, with MASTER_* passed by -x) or --rank R --world-size W --master HOST:PORT. Rank 0 runs
+  the command (TP = world size), listens at MASTER_ADDR:MASTER_PORT and waits (--join-timeout S or
+  LOWBIT_TP_JOIN_TIMEOUT, default 300) until ranks 1…W−1 registered; they become shards (--listen HOST:PORT, default a
+  free port: loopback if the root is, else every interface) and exit when the root's job ends. Two terminals:
+    RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 lowbit-tp shard
+    RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 lowbit-tp run --prompt "…"
+  One shard per process (its compute on one worker thread); a host runs several shards as several processes, each its
+  own rank and port. Off loopback every rank needs the same --secret.
+
 --comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
 or a CODEC: ${COMM_EXAMPLES.join(', ')}, … (grammar: ${CODEC_GRAMMAR}; docs/wire-format.md).
 Calibrated codecs (${COMM_EXAMPLES.filter((m) => needsCalibration(parseComm(m))).join(', ')}) calibrate on first use (32 × 128
 tokens, cached per model and TP degree in the cache folder) or take --profile FILE from "lowbit-tp calibrate".`;
+
+/**
+ * A torch.distributed-style launch (net/launch.ts): the same command on every rank, from flags or the launcher's
+ * environment; rank 0 runs it, ranks ≥ 1 turn into shards (shardMain). --listen: where such a shard listens.
+ */
+const LAUNCH_OPTIONS = {
+  rank: { type: 'string' }, 'world-size': { type: 'string' }, master: { type: 'string' }, 'join-timeout': { type: 'string' },
+  listen: { type: 'string', default: process.env.LOWBIT_TP_LISTEN },
+} as const;
 
 const RUN_OPTIONS = {
   model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, comm: { type: 'string', default: 'exact' },
@@ -52,6 +74,7 @@ const RUN_OPTIONS = {
   chat: { type: 'boolean', default: false }, context: { type: 'string', default: '2048' }, quiet: { type: 'boolean', default: false },
   profile: { type: 'string' }, 'decode-weights': { type: 'string', default: 'gguf' },
   peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS }, secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
+  ...LAUNCH_OPTIONS,
 } as const;
 
 function fraction(v: string | undefined): number {
@@ -102,10 +125,11 @@ async function evalCmd(argv: string[]): Promise<number> {
     choice: { type: 'string', default: '500' }, jsonl: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '5' },
     out: { type: 'string' }, quiet: { type: 'boolean', default: false }, resume: { type: 'boolean', default: false },
     part: { type: 'boolean', default: false }, text: { type: 'string' }, peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS },
-    secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
+    secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET }, ...LAUNCH_OPTIONS,
   } });
-  const peers = o.peers ? o.peers.split(',').filter(Boolean) : undefined;
-  const tp = peers ? peers.length + 1 : num(o.tp, 'tp');
+  const launch = resolveLaunch(o);
+  if (launch && launch.rank > 0) return shardMain(o, launch);
+  const tp = launch ? launch.worldSize : o.peers ? o.peers.split(',').filter(Boolean).length + 1 : num(o.tp, 'tp');
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag, got ${algorithm}`);
   const modes = o.comm === 'paper' ? [...PAPER_MODES] : o.comm!.split(',');
@@ -113,9 +137,9 @@ async function evalCmd(argv: string[]): Promise<number> {
   for (const m of modes) modeSpec(m, algorithm);
   // Runs go to the ignored out/ folder; the committed tables in docs/results/ are rewritten only when --out names them.
   const out = o.out ?? `out/eval-${o.model!.replace(/[^\w.-]+/g, '_')}-tp${tp}.json`;
-  const report = await runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
+  const report = await asRoot(o, launch, progress(o.quiet), (peers) => runEval({ model: o.model!, tp, modes, algorithm, profile: o.profile, fraction: fraction(o.fraction),
     windows: num(o.windows, 'windows'), windowTokens: num(o['window-tokens'], 'window-tokens'), cloze: num(o.cloze, 'cloze'),
-    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume, peers, peerSecret: o.secret, text: o.text });
+    choice: num(o.choice, 'choice'), jsonl: o.jsonl as string[], seed: num(o.seed, 'seed'), out, say: progress(o.quiet), resume: o.resume, peers, peerSecret: o.secret, text: o.text }));
   endProgress(o.quiet);
   const { markdownTable } = await import('./eval/report.js');
   console.log(markdownTable([report]));
@@ -150,19 +174,24 @@ function num(v: string | undefined, name: string): number {
 
 async function run(argv: string[]): Promise<number> {
   const { values: o, tokens } = parseArgs({ args: argv, options: RUN_OPTIONS, strict: true, tokens: true });
+  const launch = resolveLaunch(o);
+  if (launch && launch.rank > 0) return shardMain(o, launch);
   if (o.prompt === undefined) throw new Error('run needs --prompt "…"');
   if (!o.prompt.trim()) throw new Error('--prompt is empty (only whitespace): give the text to continue');
+  const prompt = o.prompt;
   const mode = parseComm(o.comm!);
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error(`--algorithm must be all-gather or rs-ag`);
   if (o['decode-weights'] !== 'gguf' && o['decode-weights'] !== 'f32') throw new Error('--decode-weights must be gguf or f32');
   const given = (name: string) => tokens.some((t) => t.kind === 'option' && t.name === name);
-  const defaults = ['model', 'tp', 'comm'].filter((k) => !given(k));
-  if (!o.quiet) console.error(`model: ${o.model}${given('model') ? '' : ' (default)'}, TP ${o.tp}${given('tp') ? '' : ' (default)'}, comm ${o.comm}${given('comm') ? '' : ' (default)'}` +
+  const defaults = ['model', ...(launch || o.peers ? [] : ['tp']), 'comm'].filter((k) => !given(k));
+  const tpFrom = launch ? `${launch.worldSize} (world size)` : o.peers && !given('tp') ? `${o.peers.split(',').filter(Boolean).length + 1} (peers + 1)` : `${o.tp}${given('tp') ? '' : ' (default)'}`;
+  if (!o.quiet) console.error(`model: ${o.model}${given('model') ? '' : ' (default)'}, TP ${tpFrom}, comm ${o.comm}${given('comm') ? '' : ' (default)'}` +
     (defaults.length ? ` — set with ${defaults.map((k) => `--${k}`).join(' / ')}` : ''));
   const say = progress(o.quiet);
   const template = o.chat ? ChatTemplate.of(await readChatMeta(o.model!)) : null;
-  const peers = o.peers ? o.peers.split(',').filter(Boolean) : undefined;
+  if (launch && given('tp') && num(o.tp, 'tp') !== launch.worldSize) throw new Error(`--tp ${o.tp} but the launch's world size is ${launch.worldSize} (TP = world size)`);
+  return asRoot(o, launch, say, async (peers) => {
   const engine = await Engine.load(o.model!, { tp: peers && !given('tp') ? peers.length + 1 : num(o.tp, 'tp'), context: num(o.context, 'context'), progress: say,
     quantizedDecode: o['decode-weights'] === 'gguf', peers, peerSecret: o.secret });
   endProgress(o.quiet);
@@ -170,9 +199,9 @@ async function run(argv: string[]): Promise<number> {
     const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model!, 1 / 64, o.profile, say)).sites : undefined;
     await engine.setComm(mode.exact ? null : { mode: o.comm!, algorithm, fraction: 1 / 64, sites });
     if (o.chat && !o.quiet) console.error(template ? 'chat: the model\'s own chat template' : 'chat: the GGUF has no chat template; using the built-in one for this architecture');
-    const promptIds = template ? encodeChat(engine, template.render([{ role: 'user', content: o.prompt }]), template.meta.bosToken) : undefined;
-    process.stdout.write(o.prompt);
-    const r = await generate(engine, o.prompt, {
+    const promptIds = template ? encodeChat(engine, template.render([{ role: 'user', content: prompt }]), template.meta.bosToken) : undefined;
+    process.stdout.write(prompt);
+    const r = await generate(engine, prompt, {
       promptIds, maxTokens: num(o['max-tokens'], 'max-tokens'), temperature: num(o.temperature, 'temperature'), topP: num(o['top-p'], 'top-p'),
       seed: num(o.seed, 'seed'), chat: o.chat, onText: (t) => process.stdout.write(t),
     });
@@ -187,6 +216,7 @@ async function run(argv: string[]): Promise<number> {
     await engine.close();
   }
   return 0;
+  });
 }
 
 async function serveCmd(argv: string[]): Promise<number> {
@@ -198,36 +228,78 @@ async function serveCmd(argv: string[]): Promise<number> {
     'max-queue': { type: 'string', default: '64' }, drain: { type: 'string', default: '60' }, profile: { type: 'string' },
     'decode-weights': { type: 'string', default: 'gguf' }, quiet: { type: 'boolean', default: false },
     peers: { type: 'string', default: process.env.LOWBIT_TP_PEERS }, secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
+    ...LAUNCH_OPTIONS,
   } });
+  const launch = resolveLaunch(o);
+  if (launch && launch.rank > 0) return shardMain(o, launch);
   parseComm(o.comm!);
   const algorithm = o.algorithm as Algorithm;
   if (algorithm !== 'all-gather' && algorithm !== 'rs-ag') throw new Error('--algorithm must be all-gather or rs-ag');
   if (o['decode-weights'] !== 'gguf' && o['decode-weights'] !== 'f32') throw new Error('--decode-weights must be gguf or f32');
   const { serveModel } = await import('./serve/start.js');
-  await serveModel({
+  await asRoot(o, launch, progress(o.quiet), (peers) => serveModel({
     model: o.model!, tp: num(o.tp, 'tp'), comm: o.comm!, algorithm, context: num(o.context, 'context'), profile: o.profile,
     quantizedDecode: o['decode-weights'] === 'gguf', host: o.host, port: num(o.port, 'port'), apiKey: o['api-key'] || undefined,
     maxTokens: num(o['max-tokens-cap'], 'max-tokens-cap'), maxBodyBytes: num(o['max-body'], 'max-body'), maxQueue: num(o['max-queue'], 'max-queue'),
-    drainMs: 1000 * num(o.drain, 'drain'), say: progress(o.quiet), peers: o.peers ? o.peers.split(',').filter(Boolean) : undefined, peerSecret: o.secret,
-  });
+    drainMs: 1000 * num(o.drain, 'drain'), say: progress(o.quiet), peers, peerSecret: o.secret,
+  }));
   return 0; // the server keeps the process alive until SIGTERM / SIGINT
 }
 
-/** One shard for a remote root; runs until SIGTERM / SIGINT. */
+/** `lowbit-tp shard`: one shard for a remote root (--peers), or rank ≥ 1 of a launch. */
 async function shardCmd(argv: string[]): Promise<number> {
   const { values: o } = parseArgs({ args: argv, strict: true, options: {
-    listen: { type: 'string', default: process.env.LOWBIT_TP_LISTEN }, model: { type: 'string', default: 'smollm2' },
-    secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET }, quiet: { type: 'boolean', default: false },
+    model: { type: 'string', default: 'smollm2' }, secret: { type: 'string', default: process.env.LOWBIT_TP_SECRET },
+    quiet: { type: 'boolean', default: false }, ...LAUNCH_OPTIONS,
   } });
-  if (!o.listen) throw new Error('shard needs --listen HOST:PORT (or LOWBIT_TP_LISTEN)');
+  const launch = resolveLaunch(o);
+  if (launch?.rank === 0) throw new Error(`rank 0 is the root: start it with lowbit-tp run|eval|serve and the same launch settings; ranks 1…${launch.worldSize - 1} are shards`);
+  return shardMain(o, launch);
+}
+
+/**
+ * A shard process. With --peers roots (no launch) it serves until SIGTERM / SIGINT, across root restarts. In a
+ * launch it registers with the root (net/rendezvous.ts) and lives as long as that registration: it exits 0 when the
+ * root finished, 1 when the root failed or vanished — so launchers that wait for every rank see the job end.
+ */
+async function shardMain(o: { listen?: string; model?: string; secret?: string; quiet?: boolean }, launch: Launch | null): Promise<number> {
+  const listen = o.listen || (launch ? defaultShardListen(launch.master) : undefined);
+  if (!listen) throw new Error('shard needs --listen HOST:PORT (or LOWBIT_TP_LISTEN), or a launch: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (or --rank, --world-size, --master)');
   const { modelPath } = await import('./models.js');
   const { startShardServer } = await import('./net/server.js');
-  const say = o.quiet ? () => {} : (m: string) => console.error(m);
-  const server = await startShardServer({ listen: o.listen, model: await modelPath(o.model!), secret: o.secret || undefined, say });
+  const say = o.quiet ? () => {} : (m: string) => console.error(m.trimEnd());
+  const server = await startShardServer({ listen, model: await modelPath(o.model!), secret: o.secret || undefined, say });
   console.log(`listening ${server.address}`); // first stdout line: scripts wait for it
-  await new Promise<void>((res) => { process.once('SIGTERM', res); process.once('SIGINT', res); });
-  await server.close();
-  return 0;
+  const stop = new AbortController();
+  const signal = new Promise<{ done: boolean; why: string }>((res) => {
+    const on = (sig: string) => () => { stop.abort(); res({ done: true, why: sig }); };
+    process.once('SIGTERM', on('SIGTERM')); process.once('SIGINT', on('SIGINT'));
+  });
+  if (!launch) { await signal; await server.close(); return 0; }
+  const { joinRoot } = await import('./net/rendezvous.js');
+  const { rank, worldSize, master } = launch;
+  try {
+    const joined = await joinRoot({ launch, listen: server.address, secret: o.secret, modelSha: server.modelSha, say, signal: stop.signal });
+    say(`rank ${rank} of ${worldSize}: registered with the root at ${master}`);
+    const end = await Promise.race([joined.ended, signal]);
+    joined.close();
+    (end.done ? say : (m: string) => console.error(m))(`rank ${rank}: ${end.why}`);
+    return end.done ? 0 : 1;
+  } finally { await server.close(); }
+}
+
+/**
+ * The shards of a root: --peers, or those of the launch this process is rank 0 of — their addresses come from the
+ * rendezvous, which the pool then owns; a failure before the pool exists still tells the waiting shards why.
+ */
+async function asRoot<T>(o: { peers?: string; secret?: string; model?: string }, launch: Launch | null, say: (m: string) => void,
+                         body: (peers: string[] | undefined) => Promise<T>): Promise<T> {
+  if (!launch) return body(o.peers ? o.peers.split(',').filter(Boolean) : undefined);
+  if (o.peers) throw new Error('both --peers (LOWBIT_TP_PEERS) and a launch (rank, world size, master) name the shards: give one');
+  const { launchPeers, rendezvousOf } = await import('./net/rendezvous.js');
+  const { modelPath } = await import('./models.js');
+  const peers = await launchPeers(launch, { model: await modelPath(o.model!), secret: o.secret || undefined, say });
+  try { return await body(peers); } catch (e) { await rendezvousOf(peers)?.close(`the root failed: ${(e as Error).message}`); throw e; }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -11,9 +11,16 @@ export const HANDSHAKE_BYTES = 4096;   // the cap on any frame before a peer is 
 export const HANDSHAKE_MS = 5000;
 
 export interface Hello {
-  role: 'control' | 'mesh'; version: number; modelSha: string;
+  role: 'control' | 'mesh' | 'register'; version: number; modelSha: string;
   /** mesh: the dialling shard's rank, the session (epoch) and the plan's hash, which must match the listener's. */
   rank?: number; epoch?: number; planHash?: string;
+  /** register (a launched shard to the root's rendezvous, net/rendezvous.ts): its world size and its shard server's address. */
+  worldSize?: number; listen?: string;
+}
+
+/** The listener refused us, or we could not agree on the secret: retrying the same hello cannot help. */
+export class HandshakeRefused extends Error {
+  constructor(m: string) { super(m); this.name = 'HandshakeRefused'; }
 }
 
 export class Conn {
@@ -100,13 +107,14 @@ export function dialHandshake(host: string, port: number, name: string, secret: 
     const timer = setTimeout(() => conn.close(new Error(`${name}: no answer within ${timeoutMs} ms (${stage})`)), timeoutMs);
     conn.onClose = (e) => {
       clearTimeout(timer);
-      reject(stage === 'authenticating' ? new Error(`${name} closed the connection during authentication (wrong or missing --secret?)`) : e);
+      reject(stage === 'authenticating' ? new HandshakeRefused(`${name} closed the connection during authentication (wrong or missing --secret?)`)
+        : stage === 'refused' ? new HandshakeRefused(e.message) : e);
     };
     socket.on('connect', () => { stage = 'waiting for the challenge'; });
     conn.onFrame = (f) => {
       if (f.type === FrameType.Challenge) {
         const v = f.payload.length === 34 ? new DataView(f.payload.buffer, f.payload.byteOffset).getUint16(0, true) : -1;
-        if (v !== PROTOCOL_VERSION) throw new Error(`speaks protocol version ${v}, this root ${PROTOCOL_VERSION}`);
+        if (v !== PROTOCOL_VERSION) { stage = 'refused'; throw new Error(`speaks protocol version ${v}, this root ${PROTOCOL_VERSION}`); }
         stage = 'authenticating';
         conn.decoder.allowed = (t) => t === FrameType.Welcome || t === FrameType.Refuse;
         conn.send(FrameType.Auth, 0, 0, mac(secret, 'client', f.payload.subarray(2)), nonce, utf8(hello));

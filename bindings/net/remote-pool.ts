@@ -18,6 +18,7 @@ import { FrameType, PROTOCOL_VERSION } from './frame.js';
 import { NetInit, planHash, ShardHost } from './host.js';
 import { modelSha256 } from './model-hash.js';
 import { CONTROL_BYTES, ControlRequest } from './server.js';
+import { rendezvousOf } from './rendezvous.js';
 import { AutoPlan, autoPlan, describePlan, LinkInfo } from '../tp/cost.js';
 
 export interface RemotePoolOptions {
@@ -45,6 +46,7 @@ export class RemotePool {
   link: (LinkInfo & { peers: LinkInfo[] }) | null = null;
   /** What `auto` chose from the link (set by the last 'comm' request with an auto mode), or null. */
   autoPlan: AutoPlan | null = null;
+  private rendezvous: ReturnType<typeof rendezvousOf> = undefined;
 
   private constructor(private host0: ShardHost, private o: RemotePoolOptions, private inits: NetInit[], private source: ModelSource,
                       private module: WebAssembly.Module) {
@@ -64,6 +66,8 @@ export class RemotePool {
     const ph = planHash(base);
     const inits = init.plans.map((_, rank): NetInit => ({ ...base, epoch: 1, rank, names, fenceMs: o.fenceMs ?? 5000, modelSha, planHash: ph }));
     const pool = new RemotePool(await ShardHost.create(), o, inits, init.source, init.module);
+    // peers from a launch (net/rendezvous.ts): the rendezvous lives as long as this pool (its close ends the shards)
+    pool.rendezvous = rendezvousOf(o.peers);
     try {
       await Promise.all(o.peers.map((_, i) => pool.dial(i + 1)));
       await Promise.all(inits.map((ni, s) => pool.load(s, ni)));
@@ -72,7 +76,7 @@ export class RemotePool {
         pool.link = await pool.measureLink();
         o.onNote?.(`link: round trip ${pool.link.rttMs.toFixed(3)} ms, ${pool.link.mbps.toFixed(0)} Mbit/s (slowest of ${S - 1} peer${S > 2 ? 's' : ''})`);
       }
-    } catch (e) { await pool.close(); throw e; }
+    } catch (e) { await pool.rendezvous?.close(`the root failed: ${(e as Error).message}`); await pool.close(); throw e; }
     return pool;
   }
 
@@ -234,6 +238,7 @@ export class RemotePool {
     this.fail(new Error('pool closed'));
     this.closed = true;
     for (const c of this.ctrl) if (c) { c.onClose = () => {}; c.close(new Error('closed')); }
+    await this.rendezvous?.close('done');
     await this.host0.close();
   }
 }
