@@ -36,7 +36,9 @@ usage: lowbit-tp <command> [options]
   demo         codec demo: synthetic TP partial sums with outlier features, bits/value and error per mode
   shard        host one shard for a root on another process or host:  --listen HOST:PORT [--model M]
                [--secret S | env LOWBIT_TP_SECRET: required off loopback]  (env LOWBIT_TP_LISTEN for launchers),
-               or rank ≥ 1 of a launch (below): finds the root itself, exits when the root's job ends
+               or rank ≥ 1 of a launch (below): finds the root itself, exits when the root's job ends.
+               [--shards N | env LOWBIT_TP_SHARDS: host N shards, each on its own worker thread; list the address N
+               times in --peers, or in a launch this process is ranks RANK…RANK+N−1]
   help         this text
 
 --peers h1:p1,h2:p2 (run, eval, serve; env LOWBIT_TP_PEERS): shards 1… on those shard processes, shard 0 here; TP = peers + 1.
@@ -50,8 +52,9 @@ Launch like torch.distributed (run, eval, serve, shard): the same command on eve
   free port: loopback if the root is, else every interface) and exit when the root's job ends. Two terminals:
     RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 lowbit-tp shard
     RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 lowbit-tp run --prompt "…"
-  One shard per process (its compute on one worker thread); a host runs several shards as several processes, each its
-  own rank and port. Off loopback every rank needs the same --secret.
+  Several shards on one host: several processes (each its own rank and port), or one process with --shards N (ranks
+  RANK…RANK+N−1 on N worker threads; WORLD_SIZE counts shards, so with mpirun give --rank). Off loopback every rank
+  needs the same --secret.
 
 --comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
 or a CODEC: ${COMM_EXAMPLES.join(', ')}, … (grammar: ${CODEC_GRAMMAR}; docs/wire-format.md).
@@ -64,7 +67,7 @@ tokens, cached per model and TP degree in the cache folder) or take --profile FI
  */
 const LAUNCH_OPTIONS = {
   rank: { type: 'string' }, 'world-size': { type: 'string' }, master: { type: 'string' }, 'join-timeout': { type: 'string' },
-  listen: { type: 'string', default: process.env.LOWBIT_TP_LISTEN },
+  listen: { type: 'string', default: process.env.LOWBIT_TP_LISTEN }, shards: { type: 'string', default: process.env.LOWBIT_TP_SHARDS },
 } as const;
 
 const RUN_OPTIONS = {
@@ -262,13 +265,18 @@ async function shardCmd(argv: string[]): Promise<number> {
  * launch it registers with the root (net/rendezvous.ts) and lives as long as that registration: it exits 0 when the
  * root finished, 1 when the root failed or vanished — so launchers that wait for every rank see the job end.
  */
-async function shardMain(o: { listen?: string; model?: string; secret?: string; quiet?: boolean }, launch: Launch | null): Promise<number> {
+async function shardMain(o: { listen?: string; model?: string; secret?: string; quiet?: boolean; shards?: string }, launch: Launch | null): Promise<number> {
   const listen = o.listen || (launch ? defaultShardListen(launch.master) : undefined);
+  const shards = o.shards ? num(o.shards, 'shards') : 1;
+  if (!(Number.isInteger(shards) && shards >= 1)) throw new Error(`--shards (LOWBIT_TP_SHARDS) must be a whole number ≥ 1, got "${o.shards}"`);
+  // in a launch, --shards N makes this process ranks RANK…RANK+N−1 (the world size counts shards, not processes)
+  const ranks = launch ? Array.from({ length: shards }, (_, i) => launch.rank + i) : undefined;
+  if (launch && launch.rank + shards > launch.worldSize) throw new Error(`--shards ${shards} from rank ${launch.rank} would host ranks ${launch.rank}…${launch.rank + shards - 1}, beyond the world size ${launch.worldSize}`);
   if (!listen) throw new Error('shard needs --listen HOST:PORT (or LOWBIT_TP_LISTEN), or a launch: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (or --rank, --world-size, --master)');
   const { modelPath } = await import('./models.js');
   const { startShardServer } = await import('./net/server.js');
   const say = o.quiet ? () => {} : (m: string) => console.error(m.trimEnd());
-  const server = await startShardServer({ listen, model: await modelPath(o.model!), secret: o.secret || undefined, say });
+  const server = await startShardServer({ listen, model: await modelPath(o.model!), secret: o.secret || undefined, say, shards, ranks });
   console.log(`listening ${server.address}`); // first stdout line: scripts wait for it
   const stop = new AbortController();
   const signal = new Promise<{ done: boolean; why: string }>((res) => {
@@ -277,24 +285,28 @@ async function shardMain(o: { listen?: string; model?: string; secret?: string; 
   });
   if (!launch) { await signal; await server.close(); return 0; }
   const { joinRoot } = await import('./net/rendezvous.js');
-  const { rank, worldSize, master } = launch;
+  const { worldSize, master } = launch, name = ranks!.length > 1 ? `ranks ${ranks!.join(', ')}` : `rank ${ranks![0]}`;
+  // one registration per hosted rank, all naming this process's address
+  const joins = await Promise.allSettled(ranks!.map((rank) => joinRoot({ launch: { ...launch, rank }, listen: server.address, secret: o.secret, modelSha: server.modelSha, say, signal: stop.signal })));
+  const joined = joins.flatMap((j) => (j.status === 'fulfilled' ? [j.value] : []));
   try {
-    const joined = await joinRoot({ launch, listen: server.address, secret: o.secret, modelSha: server.modelSha, say, signal: stop.signal });
-    say(`rank ${rank} of ${worldSize}: registered with the root at ${master}`);
-    const end = await Promise.race([joined.ended, signal]);
-    joined.close();
-    (end.done ? say : (m: string) => console.error(m))(`rank ${rank}: ${end.why}`);
+    const failed = joins.find((j): j is PromiseRejectedResult => j.status === 'rejected');
+    if (failed) throw failed.reason;
+    say(`${name} of ${worldSize}: registered with the root at ${master}`);
+    const end = await Promise.race([...joined.map((j) => j.ended), signal]);
+    (end.done ? say : (m: string) => console.error(m))(`${name}: ${end.why}`);
     return end.done ? 0 : 1;
-  } finally { await server.close(); }
+  } finally { joined.forEach((j) => j.close()); await server.close(); }
 }
 
 /**
  * The shards of a root: --peers, or those of the launch this process is rank 0 of — their addresses come from the
  * rendezvous, which the pool then owns; a failure before the pool exists still tells the waiting shards why.
  */
-async function asRoot<T>(o: { peers?: string; secret?: string; model?: string }, launch: Launch | null, say: (m: string) => void,
+async function asRoot<T>(o: { peers?: string; secret?: string; model?: string; shards?: string }, launch: Launch | null, say: (m: string) => void,
                          body: (peers: string[] | undefined) => Promise<T>): Promise<T> {
   if (!launch) return body(o.peers ? o.peers.split(',').filter(Boolean) : undefined);
+  if (o.shards && Number(o.shards) !== 1) throw new Error('--shards (LOWBIT_TP_SHARDS) is for ranks ≥ 1: rank 0 hosts shard 0 only');
   if (o.peers) throw new Error('both --peers (LOWBIT_TP_PEERS) and a launch (rank, world size, master) name the shards: give one');
   const { launchPeers, rendezvousOf } = await import('./net/rendezvous.js');
   const { modelPath } = await import('./models.js');

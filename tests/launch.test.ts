@@ -1,7 +1,8 @@
 // torch.distributed-style launch (bindings/net/launch.ts, rendezvous.ts): shard processes started with RANK /
 // WORLD_SIZE / MASTER_ADDR / MASTER_PORT (or mpirun's OMPI_COMM_WORLD_*) find the root themselves. Logits bitwise
 // equal to the in-process pool at the same TP and codec (2 and 3 processes), the same `run` command on every rank,
-// a shard restarted mid-job, and every launch mistake failing fast and named — each test bounded in time.
+// a shard restarted mid-job, two shards in one process (--shards), and every launch mistake failing fast and named —
+// each test bounded in time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
@@ -139,6 +140,27 @@ test('the same `run` command on every rank (RANK 0 root, RANK 1 shard) prints th
   } finally { [r0, r1, solo].forEach(stop); }
 });
 
+test('several shards in one process (--shards 2, each on its own worker thread): behind --peers A,A and as ranks 1 and 2 of a launch, TP 3 bitwise equal to in-process', T, async () => {
+  const host = start({}, ['--listen', '127.0.0.1:0', '--shards', '2']);
+  let e: Engine | null = null;
+  try {
+    for (let i = 0; !host.out().startsWith('listening') && i < 300; i++) await new Promise((r) => setTimeout(r, 50));
+    const a = host.out().split('\n')[0].replace(/^listening /, '');
+    e = await Engine.load('smollm2', { peers: [a, a], maxBatch: 16, context: 256 });
+    await assertSameAsInProcess(e, 3);
+  } finally { await e?.close(); e = null; stop(host); }
+  const { rdzv, port } = await rootAt(3);
+  const pair = start(env(1, 3, port), ['--shards', '2']);
+  try {
+    const peers = await rdzv.ready;
+    assert.equal(peers[0], peers[1], 'ranks 1 and 2 registered the same process');
+    e = await Engine.load('smollm2', { peers, maxBatch: 16, context: 256 });
+    await assertSameAsInProcess(e, 3);
+    await e.close(); e = null;
+    assert.equal(await exited(pair, 5000), 0, 'the process ends with the job');
+  } finally { await e?.close(); await rdzv.close(); stop(pair); }
+});
+
 test('launch mistakes fail at once, named on both sides: world size mismatch, duplicate rank', T, async () => {
   const a = await rootAt(2);
   const wrong = start(env(1, 3, a.port));
@@ -171,14 +193,17 @@ test('a rank that never registers fails the root at the deadline naming it and h
 test('shard-side mistakes: rank ≥ world size, rank 0 as a shard, a root that never answers, a wrong secret, no secret off loopback', T, async () => {
   const port = await freePort();
   const tooHigh = start(env(2, 2, port)), zero = start(env(0, 2, port)), alone = start(env(1, 2, port, { LOWBIT_TP_JOIN_TIMEOUT: '1.5' }));
+  const spill = start(env(2, 3, port), ['--shards', '2']);
   try {
+    assert.equal(await exited(spill, 10_000), 1);
+    assert.match(spill.err(), /--shards 2 from rank 2 would host ranks 2…3, beyond the world size 3/);
     assert.equal(await exited(tooHigh, 10_000), 1);
     assert.match(tooHigh.err(), /rank 2 \(RANK\) is not below the world size 2/);
     assert.equal(await exited(zero, 10_000), 1);
     assert.match(zero.err(), /rank 0 is the root: start it with lowbit-tp run\|eval\|serve/);
     assert.equal(await exited(alone, 10_000), 1);
     assert.match(alone.err(), /rank 1: the root \(rank 0\) at 127\.0\.0\.1:\d+ did not answer within 1\.5 s .*ECONNREFUSED/);
-  } finally { [tooHigh, zero, alone].forEach(stop); }
+  } finally { [tooHigh, zero, alone, spill].forEach(stop); }
   const { rdzv, port: p2 } = await rootAt(2, 0, { LOWBIT_TP_SECRET: 'right' });
   const bad = start(env(1, 2, p2, { LOWBIT_TP_SECRET: 'wrong' }));
   try {

@@ -12,8 +12,11 @@ export const HANDSHAKE_MS = 5000;
 
 export interface Hello {
   role: 'control' | 'mesh' | 'register'; version: number; modelSha: string;
-  /** mesh: the dialling shard's rank, the session (epoch) and the plan's hash, which must match the listener's. */
-  rank?: number; epoch?: number; planHash?: string;
+  /**
+   * mesh: the dialling shard's rank, the session (epoch) and the plan's hash, which must match the listener's, and
+   * the rank dialled (a process may host several: server.ts); control: the rank this connection drives.
+   */
+  rank?: number; epoch?: number; planHash?: string; to?: number;
   /** register (a launched shard to the root's rendezvous, net/rendezvous.ts): its world size and its shard server's address. */
   worldSize?: number; listen?: string;
 }

@@ -117,7 +117,7 @@ export class ShardHost {
     const hello: Hello = { role: 'mesh', version: 1, modelSha: ni.modelSha, rank: me, epoch, planHash: ni.planHash };
     await Promise.all(Array.from({ length: S - me - 1 }, async (_, i) => {
       const q = me + 1 + i, { host, port } = parseAddress(addrs[q]);
-      const { conn } = await dialHandshake(host, port, ni.names[q], secret, hello);
+      const { conn } = await dialHandshake(host, port, ni.names[q], secret, { ...hello, to: q });
       this.attachPeer(q, conn);
     }));
     const deadline = Date.now() + timeoutMs;

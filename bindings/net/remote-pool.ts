@@ -82,7 +82,7 @@ export class RemotePool {
 
   private async dial(s: number): Promise<void> {
     const { host, port } = parseAddress(this.o.peers[s - 1]);
-    const { conn } = await dialHandshake(host, port, this.names[s], this.o.secret ?? '', { role: 'control', version: PROTOCOL_VERSION, modelSha: this.inits[0].modelSha });
+    const { conn } = await dialHandshake(host, port, this.names[s], this.o.secret ?? '', { role: 'control', version: PROTOCOL_VERSION, modelSha: this.inits[0].modelSha, rank: s });
     conn.decoder.maxPayload = CONTROL_BYTES;
     conn.decoder.allowed = (t) => t === FrameType.Reply;
     conn.onFrame = (f) => this.settle(s, deserialize(f.payload));
