@@ -7,7 +7,7 @@ import { generate } from './generate.js';
 import { Algorithm } from './tp/allreduce.js';
 import { needsCalibration } from './calibrate/plan.js';
 import { loadTextCorpus } from './eval/text.js';
-import { CODEC_GRAMMAR, COMM_EXAMPLES, defaultProfilePath, ensureProfile, mergeReports, modeSpec, PAPER_MODES, parseComm, runCalibration, runEval, writeAccuracyReport } from './commands.js';
+import { CODEC_GRAMMAR, COMM_EXAMPLES, commConfigFor, defaultProfilePath, mergeReports, modeSpec, PAPER_MODES, parseComm, runCalibration, runEval, writeAccuracyReport } from './commands.js';
 import { ChatTemplate, encodeChat, readChatMeta } from './serve/template.js';
 import { defaultShardListen, Launch, resolveLaunch } from './net/launch.js';
 
@@ -25,6 +25,9 @@ usage: lowbit-tp <command> [options]
   calibrate    record per-feature ranges of the all-reduced partial sums on calibration text:
                --model M --tp N [--fraction 1/64] [--sequences 32] [--tokens 128] [--momentum 0.9 | 1 = running max] [--out FILE]
                [--text FILE: your UTF-8 prose; its calibration part (1 paragraph in 8), a profile of its own]
+               [--bits B: also measure each site's sensitivity and store a per-site codec/width allocation under a mean
+               budget of B wire bits/value, which --comm best runs (best:B re-allocates for another budget)]
+               [--sensitivity-sequences 2: calibration sequences the sensitivity pass runs]
   eval         perplexity, KL and top-1 vs exact, zero-shot task accuracy and wire bits per mode:
                --model M --tp N [--comm paper|m1,m2@rs-ag,…] [--algorithm all-gather|rs-ag] [--profile FILE]
                [--windows 16] [--window-tokens 256] [--cloze 500] [--choice 500] [--jsonl FILE]… [--out FILE, default out/eval-M-tpN.json]
@@ -57,6 +60,7 @@ Launch like torch.distributed (run, eval, serve, shard): the same command on eve
   needs the same --secret.
 
 --comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
+best (each site its own rotation codec and width from the profile's per-site allocation; best:B for B bits/value),
 or a CODEC: ${COMM_EXAMPLES.join(', ')}, … (grammar: ${CODEC_GRAMMAR}; docs/wire-format.md).
 Calibrated codecs (${COMM_EXAMPLES.filter((m) => needsCalibration(parseComm(m))).join(', ')}) calibrate on first use (32 × 128
 tokens, cached per model and TP degree in the cache folder) or take --profile FILE from "lowbit-tp calibrate".`;
@@ -109,13 +113,14 @@ async function calibrateCmd(argv: string[]): Promise<number> {
     model: { type: 'string', default: 'smollm2' }, tp: { type: 'string', default: '2' }, fraction: { type: 'string', default: '1/64' },
     sequences: { type: 'string', default: '32' }, tokens: { type: 'string', default: '128' }, out: { type: 'string' }, quiet: { type: 'boolean', default: false },
     momentum: { type: 'string', default: '0.9' },
-    text: { type: 'string' },
+    text: { type: 'string' }, bits: { type: 'string' }, 'sensitivity-sequences': { type: 'string', default: '2' },
   } });
   const tp = num(o.tp, 'tp'), say = progress(o.quiet);
   const engine = await Engine.load(o.model!, { tp, maxBatch: 128, progress: say });
   try {
     say('\n');
-    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp, o.text ? (await loadTextCorpus(o.text)).sha256 : undefined), say, momentum: num(o.momentum, 'momentum'), text: o.text });
+    await runCalibration(engine, { sequences: num(o.sequences, 'sequences'), tokens: num(o.tokens, 'tokens'), fraction: fraction(o.fraction), out: o.out ?? defaultProfilePath(o.model!, tp, o.text ? (await loadTextCorpus(o.text)).sha256 : undefined), say, momentum: num(o.momentum, 'momentum'), text: o.text,
+      bits: o.bits === undefined ? undefined : num(o.bits, 'bits'), sensitivitySequences: num(o['sensitivity-sequences'], 'sensitivity-sequences') });
   } finally { await engine.close(); }
   return 0;
 }
@@ -199,8 +204,7 @@ async function run(argv: string[]): Promise<number> {
     quantizedDecode: o['decode-weights'] === 'gguf', peers, peerSecret: o.secret });
   endProgress(o.quiet);
   try {
-    const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model!, 1 / 64, o.profile, say)).sites : undefined;
-    await engine.setComm(mode.exact ? null : { mode: o.comm!, algorithm, fraction: 1 / 64, sites });
+    await engine.setComm(await commConfigFor(engine, o.model!, o.comm!, algorithm, o.profile, say));
     if (o.chat && !o.quiet) console.error(template ? 'chat: the model\'s own chat template' : 'chat: the GGUF has no chat template; using the built-in one for this architecture');
     const promptIds = template ? encodeChat(engine, template.render([{ role: 'user', content: prompt }]), template.meta.bosToken) : undefined;
     process.stdout.write(prompt);

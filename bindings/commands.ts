@@ -2,13 +2,14 @@
 import { Engine } from './engine.js';
 import { calibrate } from './calibrate/calibrate.js';
 import { Profile, profileSites } from './calibrate/profile.js';
-import { CommMode, needsCalibration, parseCommMode } from './calibrate/plan.js';
+import { BEST_FAMILIES, CommMode, needsCalibration, parseCommMode } from './calibrate/plan.js';
+import { makeAllocation, measureSensitivity } from './calibrate/allocate.js';
 import { Corpus, loadCorpus, windows } from './eval/corpus.js';
 import { loadTextCorpus, overlap } from './eval/text.js';
 import { choiceItems, clozeItems, parseChoiceJsonl } from './eval/tasks.js';
 import { evaluate, ModeResult, ModeSpec, scoreAgainstExact } from './eval/run.js';
 import { markdownTable, RunReport, svgPlot } from './eval/report.js';
-import { Algorithm } from './tp/allreduce.js';
+import { Algorithm, CommConfig } from './tp/allreduce.js';
 import { cacheDir } from './models.js';
 
 export const PAPER_MODES = [
@@ -43,17 +44,74 @@ export const defaultProfilePath = (model: string, tp: number, textSha256?: strin
 /** The calibration/evaluation text: a user's file (--text) or the Python documentation (the default). */
 const corpusOf = (text?: string): Promise<Corpus & { file?: string; sha256?: string }> => (text ? loadTextCorpus(text) : loadCorpus());
 
-export async function runCalibration(engine: Engine, opts: { sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void; momentum?: number; outlierRows?: boolean; text?: string }): Promise<Profile> {
-  const corpus = await corpusOf(opts.text);
-  const seqs = withBos(engine, windows(corpus.calibration, (t) => engine.encode(t, false), opts.tokens - (engine.tok.addBos ? 1 : 0), opts.sequences, 1234));
+export interface CalibrationOptions {
+  sequences: number; tokens: number; fraction: number; out: string; say: (m: string) => void; momentum?: number; outlierRows?: boolean; text?: string;
+  /** Also measure per-site sensitivities and store a per-site allocation for `--comm best` at this budget (wire bits/value). */
+  bits?: number;
+  /** Calibration sequences the sensitivity pass runs (each costs 2 · layers forwards per codec family). */
+  sensitivitySequences?: number;
+}
+
+export const DEFAULT_BUDGET = 4.25;
+
+/** The calibration sequences: windows of the calibration part of the text (fixed seed: the same for every run). */
+const calibrationSequences = async (engine: Engine, text: string | undefined, tokens: number, count: number) => {
+  const corpus = await corpusOf(text);
+  return { corpus, seqs: withBos(engine, windows(corpus.calibration, (t) => engine.encode(t, false), tokens - (engine.tok.addBos ? 1 : 0), count, 1234)) };
+};
+
+export async function runCalibration(engine: Engine, opts: CalibrationOptions): Promise<Profile> {
+  const { corpus, seqs } = await calibrationSequences(engine, opts.text, opts.tokens, opts.sequences);
   const t0 = Date.now();
   const profile = await calibrate(engine, seqs, opts.fraction, (d, n) => opts.say(`calibrating: sequence ${d}/${n}`), opts.momentum, opts.outlierRows);
   if (corpus.sha256) Object.assign(profile.calibration, { text: { file: corpus.file!, sha256: corpus.sha256 }, source: `${corpus.file} (calibration part)` });
+  if (opts.bits !== undefined) await addAllocation(engine, profile, seqs.slice(0, opts.sensitivitySequences ?? 2), opts.bits, opts.say);
   const fs = await import('node:fs/promises');
   await fs.mkdir(opts.out.replace(/\/[^/]*$/, ''), { recursive: true });
   await fs.writeFile(opts.out, JSON.stringify(profile));
   opts.say(`calibrated on ${seqs.length} × ${opts.tokens} tokens in ${((Date.now() - t0) / 1000).toFixed(0)} s → ${opts.out}\n`);
   return profile;
+}
+
+/**
+ * Per-site sensitivities of the `best` families on calibration sequences, and the allocation for `budget`, into the
+ * profile (calibrate/allocate.ts). SmolLM2 at TP 3: about a minute per sequence and family on 2 cores.
+ */
+export async function addAllocation(engine: Engine, profile: Profile, seqs: number[][], budget: number, say: (m: string) => void): Promise<void> {
+  const sites = profileSites(profile, { sha256: profile.model.sha256, tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden });
+  const sensitivity: Record<string, number[]> = {}, probe = 4;
+  for (const f of BEST_FAMILIES) sensitivity[f] = await measureSensitivity(engine, seqs, f, probe, sites, profile.fraction, (m) => say(`${f} ${m}`));
+  profile.allocation = makeAllocation(sensitivity, probe, budget, engine.cfg.hidden, profile.fraction, { sequences: seqs.length, tokens: seqs[0]?.length ?? 0 });
+  const a = profile.allocation;
+  say(`per-site allocation at ${budget} bits/value: ${a.wireBits.toFixed(3)} bits/value on the wire, modelled KL ${a.predictedKL.toFixed(4)}\n`);
+}
+
+/**
+ * `best` / `best:B` → each site's mode: the profile's allocation, or one re-made from its stored sensitivities for
+ * budget B; measured first (and saved in the profile) when the profile has none.
+ */
+export async function bestSiteModes(engine: Engine, mode: CommMode, prof: { profile: Profile; path: string }, say: (m: string) => void): Promise<string[]> {
+  const p = prof.profile;
+  if (!p.allocation || p.allocation.families.join() !== BEST_FAMILIES.join()) {
+    say(`${mode.name}: the profile has no per-site sensitivities yet: measuring them once (calibrate --bits does this up front)\n`);
+    const { seqs } = await calibrationSequences(engine, p.calibration.text?.file, p.calibration.tokensPerSequence, 2);
+    await addAllocation(engine, p, seqs, mode.best ?? DEFAULT_BUDGET, say);
+    await (await import('node:fs/promises')).writeFile(prof.path, JSON.stringify(p));
+  }
+  const a = p.allocation!;
+  if (mode.best === null || mode.best === undefined || mode.best === a.budget) return a.siteModes;
+  return makeAllocation(a.sensitivity, a.probeBits, mode.best, engine.cfg.hidden, p.fraction, a.calibration, a.rows).siteModes;
+}
+
+/** The communication `run` and `serve` set: calibrated modes load (or make) the profile, `best` takes its per-site modes. */
+export async function commConfigFor(engine: Engine, model: string, name: string, algorithm: Algorithm, profilePath: string | undefined,
+                                    say: (m: string) => void): Promise<CommConfig | null> {
+  const mode = parseComm(name);
+  if (mode.exact) return null;
+  if (!needsCalibration(mode)) return { mode: name, algorithm, fraction: 1 / 64 };
+  const prof = await ensureProfile(engine, model, 1 / 64, profilePath, say);
+  const siteModes = mode.best !== undefined ? await bestSiteModes(engine, mode, prof, say) : undefined;
+  return { mode: name, algorithm, fraction: 1 / 64, sites: prof.sites, siteModes };
 }
 
 /** Models that expect BOS (Gemma) get it at the start of every window. */
@@ -114,7 +172,13 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
   try {
     const needsProfile = o.modes.some((m) => needsCalibration(parseCommMode(modeSpec(m, o.algorithm).mode)));
     const corpus = await corpusOf(o.text);
-    const profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say, corpus.sha256 ? { file: corpus.file!, sha256: corpus.sha256 } : undefined) : null;
+    let profile = needsProfile ? await ensureProfile(engine, o.model, o.fraction, o.profile, o.say, corpus.sha256 ? { file: corpus.file!, sha256: corpus.sha256 } : undefined) : null;
+    const specs = o.modes.map((m) => modeSpec(m, o.algorithm));
+    for (const s of specs) {
+      const cm = parseCommMode(s.mode);
+      if (cm.best !== undefined) s.siteModes = await bestSiteModes(engine, cm, profile!, o.say);
+    }
+    if (profile) profile = { ...(await loadProfileFor(engine, profile.path)), path: profile.path }; // a first `best` may have added sensitivities
     await checkDisjoint(profile?.profile, corpus);
     const sites = profile?.sites ?? null;
     const profileSha256 = profile?.sha256;
@@ -127,7 +191,6 @@ export async function runEval(o: EvalOptions): Promise<RunReport> {
       windows: withBos(engine, windows(corpus.evaluation, enc, o.windowTokens - (engine.tok.addBos ? 1 : 0), o.windows, o.seed)),
       cloze: o.cloze ? clozeItems(corpus.evaluation, o.cloze, o.seed + 1) : [], choice,
     };
-    const specs = o.modes.map((m) => modeSpec(m, o.algorithm));
     const items = { windows: data.windows.length, windowTokens: o.windowTokens, cloze: data.cloze.length, seed: o.seed, ...Object.fromEntries(choice.map((c) => [c.name, c.items.length])) };
     let done: ModeResult[] = [], spent = 0;
     if (o.resume) {

@@ -135,6 +135,8 @@ export class Engine {
   }
 
   async setComm(config: CommConfig | null): Promise<void> {
+    const sites = 2 * this.cfg.layers; // checked here too, so a bad list fails before any shard sees it
+    if (config?.siteModes && config.siteModes.length !== sites) throw new Error(`siteModes: ${config.siteModes.length} modes for ${sites} sites`);
     await this.pool.all({ op: 'comm', config });
     this.comm = config;
   }

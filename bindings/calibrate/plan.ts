@@ -6,7 +6,18 @@ import { Rng } from '../util/rng.js';
 import { FeatureRanges } from './ranges.js';
 
 export type Selection = 'top-range' | 'random';
-export interface CommMode { name: string; spec: CodecSpec; selection: Selection; exact: boolean }
+/**
+ * `best` / `best:B`: each site its own codec and width from the calibration profile's per-site allocation
+ * (calibrate/allocate.ts) under a mean budget of B wire bits/value (default: the profile's); `spec` is then only
+ * the family's representative, the sites' own modes come with the profile.
+ */
+export interface CommMode { name: string; spec: CodecSpec; selection: Selection; exact: boolean; best?: number | null }
+
+/**
+ * The codec families `best` allocates over: rotation with dynamic scales, without calibrated 16-bit outliers, with
+ * the 2 largest-range features (the massive activations some sites carry) and with the paper's ⌊E/64⌋.
+ */
+export const BEST_FAMILIES = ['rot128-int*-g128', 'outlier-rot128-int*-g128-k2', 'outlier-rot128-int*-g128'];
 
 /** `exact` (f32 sum without a codec), any codec name of parseCodec, or `random-int<b>-…` (random outliers). */
 export function parseCommMode(name: string): CommMode {
@@ -14,6 +25,13 @@ export function parseCommMode(name: string): CommMode {
     const codec = name.split(':')[1] ?? 'int4-g32';
     return { ...parseCommMode(codec), name };
   }
+  const best = /^best(?::(\d+(?:\.\d+)?))?$/.exec(name);
+  if (best) {
+    const budget = best[1] === undefined ? null : Number(best[1]);
+    if (budget !== null && !(budget >= 2 && budget <= 32)) throw new Error(`${name}: the budget is mean wire bits/value, 2 … 32`);
+    return { name, spec: parseCodec(BEST_FAMILIES[BEST_FAMILIES.length - 1].replace('*', '4')), selection: 'top-range', exact: false, best: budget };
+  }
+  if (name.startsWith('best')) throw new Error(`unknown codec "${name}" (best or best:BITS, e.g. best:4.25)`);
   if (name === 'exact') return { name, spec: parseCodec('f32'), selection: 'top-range', exact: true };
   if (name.startsWith('random-')) {
     const spec = parseCodec(`outlier-${name.slice('random-'.length)}`);
@@ -33,7 +51,7 @@ export function contextFor(mode: CommMode, features: number, ranges: FeatureRang
   if (!needsCalibration(mode)) return makeContext(spec, features);
   if (!ranges) throw new Error(`communication mode "${mode.name}" needs a calibration profile (run lowbit-tp calibrate)`);
   if (ranges.features !== features) throw new Error(`calibrated ranges cover ${ranges.features} features, the site has ${features}`);
-  const k = hasOutliers(spec) ? outlierCount(features, fraction) : 0;
+  const k = hasOutliers(spec) ? Math.min(spec.outlierKeep ?? outlierCount(features, fraction), features) : 0;
   const outliers = mode.selection === 'random' ? new Rng(seed).sample(features, k) : ranges.topRange(k);
   if (!isStatic(spec)) return makeContext(spec, features, { outliers });
   const keep = spec.codec === CodecId.OutlierStatic ? Array.from({ length: features }, (_, f) => f).filter((f) => !outliers.includes(f)) : Array.from({ length: features }, (_, f) => f);

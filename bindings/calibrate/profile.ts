@@ -5,6 +5,7 @@
 // is stored too, for inspection.
 import { SiteProfile } from '../tp/allreduce.js';
 import { FeatureRanges } from './ranges.js';
+import { Allocation } from './allocate.js';
 
 export interface Profile {
   format: 'lowbit-tp-profile'; version: 1;
@@ -14,6 +15,8 @@ export interface Profile {
     /** Calibrated on a user's text (--text): its path and SHA-256. */
     text?: { file: string; sha256: string } };
   sites: { partial: { lo: number[]; hi: number[]; outliers: number[] }[]; sum: { lo: number[]; hi: number[] } }[];
+  /** Per-site sensitivities and the bit allocation `--comm best` runs (calibrate --bits, or measured on first use). */
+  allocation?: Allocation;
 }
 
 export function makeProfile(sites: { partial: FeatureRanges[]; sum: FeatureRanges }[], info: Omit<Profile, 'format' | 'version' | 'sites'>): Profile {

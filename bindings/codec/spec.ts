@@ -7,6 +7,7 @@ export interface CodecSpec {
   indicesOnWire: boolean;  // send outlier indices instead of relying on calibration
   rotate?: number;         // codec 7: rotation block R (64 or 128)
   rotOutliers?: boolean;   // codec 7: calibrated 16-bit outlier features kept out of the rotation
+  outlierKeep?: number;    // codec 7 with outliers, suffix -k<N>: keep N features in 16-bit instead of ⌊E · fraction⌋
   rawRows?: boolean;       // static codecs: outlier-token rows sent raw in bf16 (§10), suffix -rows
 }
 
@@ -26,15 +27,17 @@ const GROUPS = [16, 32, 64, 128];
  */
 export function parseCodec(name: string): CodecSpec {
   const base = { bits: 0, groupSize: 0, symmetric: false, outlierF16: false, indicesOnWire: false };
-  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)((?:-f16|-idx)*)$/.exec(name);
+  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
   if (r) { // codec 7 (§9): block-Hadamard rotation, dynamic symmetric per-group scales
     const bits = Number(r[3]), G = Number(r[4]), R = Number(r[2]);
     if (!INT_BITS.includes(bits)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
     if (!GROUPS.includes(G) || G > R) throw new Error(`codec "${name}": group size must be one of ${GROUPS.filter((g) => g <= R).join(', ')}`);
     const outlier = r[1] !== undefined;
-    if (!outlier && r[5]) throw new Error(`codec "${name}": -f16/-idx apply to outlier- codecs only`);
+    if (!outlier && (r[5] || r[6])) throw new Error(`codec "${name}": -f16/-idx/-k apply to outlier- codecs only`);
+    const keep = r[6] === undefined ? undefined : Number(r[6]);
+    if (keep !== undefined && !(keep >= 1 && keep <= 4096)) throw new Error(`codec "${name}": -k<N> keeps 1 … 4096 features in 16-bit`);
     return { ...base, codec: CodecId.Rotated, bits, groupSize: G, symmetric: true, rotate: R, rotOutliers: outlier,
-      outlierF16: r[5].includes('-f16'), indicesOnWire: r[5].includes('-idx') };
+      outlierF16: r[5].includes('-f16'), indicesOnWire: r[5].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}) };
   }
   if (name === 'f32') return { ...base, codec: CodecId.F32, bits: 32 };
   if (name === 'bf16') return { ...base, codec: CodecId.BF16, bits: 16 };

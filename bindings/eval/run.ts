@@ -7,7 +7,8 @@ import { argmax, kl, logSoftmax } from './metrics.js';
 import { ChoiceItem, ClozeItem } from './tasks.js';
 import { intervals } from './bootstrap.js';
 
-export interface ModeSpec { label: string; mode: string; algorithm: Algorithm; rotate?: number; smooth?: boolean }
+/** siteModes: a mode per site (`best`: the profile's per-site allocation). */
+export interface ModeSpec { label: string; mode: string; algorithm: Algorithm; rotate?: number; smooth?: boolean; siteModes?: string[] }
 export interface EvalData { windows: number[][]; cloze: ClozeItem[]; choice: { name: string; items: ChoiceItem[] }[] }
 export interface ModeResult {
   label: string; mode: string; algorithm: Algorithm; bitsPerValue: number;
@@ -33,7 +34,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
   const configure = async (m: ModeSpec) => {
     const cm = parseCommMode(m.mode);
     if (needsCalibration(cm) && !sites) throw new Error(`mode ${m.mode} needs a calibration profile`);
-    await engine.setComm(cm.exact ? null : { mode: m.mode, algorithm: m.algorithm, fraction, sites: sites ?? undefined, rotate: m.rotate, smooth: m.smooth });
+    await engine.setComm(cm.exact ? null : { mode: m.mode, algorithm: m.algorithm, fraction, sites: sites ?? undefined, rotate: m.rotate, smooth: m.smooth, siteModes: m.siteModes });
   };
   const results: ModeResult[] = [];
   const lp = new Float64Array(V), lq = new Float64Array(V);

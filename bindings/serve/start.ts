@@ -1,8 +1,8 @@
 // `lowbit-tp serve`: load the model over TP shards, pick its chat template, listen, and drain on SIGTERM / SIGINT.
 import { Engine } from '../engine.js';
 import { Algorithm } from '../tp/allreduce.js';
-import { needsCalibration, parseCommMode } from '../calibrate/plan.js';
-import { ensureProfile } from '../commands.js';
+import { parseCommMode } from '../calibrate/plan.js';
+import { commConfigFor } from '../commands.js';
 import { RunningServer, ServerOptions, isLoopback, startServer } from './server.js';
 import { ChatTemplate, readChatMeta } from './template.js';
 
@@ -16,7 +16,7 @@ export interface ServeOptions extends Omit<ServerOptions, 'modelId' | 'template'
 export async function serveModel(o: ServeOptions): Promise<RunningServer> {
   const host = o.host ?? '127.0.0.1';
   if (!isLoopback(host) && !o.apiKey) throw new Error(`--host ${host} is not loopback: give --api-key KEY too (clients send "Authorization: Bearer KEY")`);
-  const mode = parseCommMode(o.comm);
+  parseCommMode(o.comm); // a bad --comm fails before the model loads
   const meta = await readChatMeta(o.model);
   const template = ChatTemplate.of(meta);
   const engine = await Engine.load(o.model, { tp: o.peers ? o.peers.length + 1 : o.tp, context: o.context, progress: o.say, quantizedDecode: o.quantizedDecode,
@@ -24,8 +24,7 @@ export async function serveModel(o: ServeOptions): Promise<RunningServer> {
   o.say('\n');
   let server: RunningServer;
   try {
-    const sites = needsCalibration(mode) ? (await ensureProfile(engine, o.model, 1 / 64, o.profile, o.say)).sites : undefined;
-    await engine.setComm(mode.exact ? null : { mode: o.comm, algorithm: o.algorithm, fraction: 1 / 64, sites });
+    await engine.setComm(await commConfigFor(engine, o.model, o.comm, o.algorithm, o.profile, o.say));
     const modelId = o.model.replace(/^.*\//, '').replace(/\.gguf$/i, '');
     server = await startServer(engine, { ...o, modelId, template });
   } catch (e) { await engine.close(); throw e; }

@@ -35,10 +35,17 @@ export interface CommConfig {
   smooth?: boolean;
   /** `auto` over a network link (tp/cost.ts autoPlan, made by the root from the link it measured): exact below this many rows. */
   autoMinRows?: number;
+  /**
+   * A mode per site (calibrate/allocate.ts: per-site bit allocation, or one site at a time for sensitivity):
+   * overrides `mode` site by site; `exact` sends that site's partials in f32. Every shard gets the same list.
+   */
+  siteModes?: string[];
 }
 
 /** Per site: every shard's partial codec (all-gather); chunk codecs [from shard][chunk] this shard touches (rs-ag). */
 interface SiteCodecs { partial: SimdCodec[]; chunk: (SimdCodec | null)[][]; sum: SimdCodec[] }
+/** A site without codecs (its mode is `exact`) is reduced exactly. */
+const EXACT_SITE: SiteCodecs | null = null;
 
 const toRanges = (r: RangeData | undefined): FeatureRanges | null => {
   if (!r) return null;
@@ -54,7 +61,7 @@ const slice = (r: FeatureRanges | null, a: number, b: number): FeatureRanges | n
 export class Communicator {
   bytesSent = 0;
   valuesSent = 0;
-  private codecs: SiteCodecs[] | null = null;
+  private codecs: (SiteCodecs | null)[] | null = null;
   private algorithm: Algorithm = 'all-gather';
   private auto = false; // `auto`: exact or rs-ag per message, by tp/policy.ts
   private autoMinRows: number | undefined;
@@ -92,16 +99,21 @@ export class Communicator {
     this.auto = cfg?.mode.startsWith('auto') ?? false;
     this.autoMinRows = cfg?.autoMinRows;
     if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: this.autoMinRows === undefined ? 'rs-ag' : cfg!.algorithm };
-    if (!cfg || parseCommMode(cfg.mode).exact || this.S === 1) return;
-    const mode = parseCommMode(cfg.mode), E = this.mem.hidden, s = this.mem;
+    if (!cfg || this.S === 1) return;
+    if (cfg.siteModes && cfg.siteModes.length !== this.sites) throw new Error(`siteModes: ${cfg.siteModes.length} modes for ${this.sites} sites`);
+    const modeOf = (site: number) => parseCommMode(cfg!.siteModes?.[site] ?? cfg!.mode);
+    if (Array.from({ length: this.sites }, (_, i) => modeOf(i)).every((m) => m.exact)) return;
+    const E = this.mem.hidden, s = this.mem;
     const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
     const scratch = { cap: this.k.scratchBytes(E), ptr: 0 };
     scratch.ptr = arena.alloc(scratch.cap);
-    const mk = (features: number, r: FeatureRanges | null, seed: number) =>
-      new SimdCodec(this.k, arena, contextFor(mode, features, r, cfg.fraction, seed), scratch);
     this.algorithm = cfg.algorithm;
     this.codecs = [];
     for (let site = 0; site < this.sites; site++) {
+      const mode = modeOf(site);
+      if (mode.exact) { this.codecs.push(EXACT_SITE); continue; }
+      const mk = (features: number, r: FeatureRanges | null, seed: number) =>
+        new SimdCodec(this.k, arena, contextFor(mode, features, r, cfg!.fraction, seed), scratch);
       const prof = cfg.sites?.[site];
       const sc: SiteCodecs = { partial: [], chunk: [], sum: [] };
       for (let t = 0; t < this.S; t++) {
@@ -125,7 +137,7 @@ export class Communicator {
     if (this.poison?.site === site) new Float32Array(this.bytes.buffer, partial, n)[this.poison.index] = this.poison.value;
     let sum: number;
     if (this.S === 1) sum = partial;
-    else if (!this.codecs || (this.auto && autoChoice(this.S, n, M, this.autoMinRows) === 'exact')) sum = this.exact(partial, n);
+    else if (!this.codecs?.[site] || (this.auto && autoChoice(this.S, n, M, this.autoMinRows) === 'exact')) sum = this.exact(partial, n);
     else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
     else sum = this.reduceScatterAllGather(site, partial, M);
     if (this.verify && this.S > 1) this.checkIdentical(sum, n);
@@ -157,7 +169,7 @@ export class Communicator {
   }
 
   private allGather(site: number, partial: number, M: number): number {
-    const n = M * this.mem.hidden, me = this.mem, codecs = this.codecs![site].partial;
+    const n = M * this.mem.hidden, me = this.mem, codecs = this.codecs![site]!.partial;
     if (this.rotate) {
       this.bytes.copyWithin(me.commTmp, partial, partial + 4 * n);
       hadamardBlocks(new Float32Array(this.bytes.buffer, me.commTmp, n), this.rotate, false);
@@ -190,7 +202,7 @@ export class Communicator {
   }
 
   private reduceScatterAllGather(site: number, partial: number, M: number): number {
-    const me = this.mem, sc = this.codecs![site], S = this.S;
+    const me = this.mem, sc = this.codecs![site]!, S = this.S;
     const tmp = me.commTmp, red = me.commTmp + 4 * M * me.hidden;
     // round 1: chunk c of my partial to shard c
     for (let c = 0; c < S; c++) {

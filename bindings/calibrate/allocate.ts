@@ -1,0 +1,131 @@
+// Per-site bit allocation (issue 12 item 2): the all-reduce error is not spread evenly over the 2 · layers
+// row-parallel sites (on SmolLM2 a few MLP-down sites cost most of it), so a mean wire-bits budget is better spent
+// unevenly. Each site's sensitivity is measured on calibration text as the mean KL against exact communication
+// when only that site is quantized (every other site exact) at the probe width; the KL a site costs at b bits is
+// modelled as sensitivity · (step(b) / step(probe))², the squared quantization step of a uniform b-bit code
+// (rotation makes the partials near-Gaussian, so error power follows the step). The allocation then picks each
+// site's option (family × width, or exact f32) under the budget by a Lagrangian relaxation (allocate()).
+import { Engine } from '../engine.js';
+import { SiteProfile } from '../tp/allreduce.js';
+import { layoutOf } from '../codec/wire.js';
+import { flagsOf } from '../codec/spec.js';
+import { kl, logSoftmax } from '../eval/metrics.js';
+import { outlierCount, parseCommMode } from './plan.js';
+
+/** What calibrate --bits stores in the profile, and what --comm best runs. */
+export interface Allocation {
+  families: string[];    // codec names with `*` for the bit width, e.g. rot128-int*-g128
+  budget: number;        // mean wire bits/value over sites, at `rows`-row messages, headers included
+  rows: number;
+  probeBits: number;
+  sensitivity: Record<string, number[]>; // [family][site] mean KL (nat/token) with only this site at probeBits
+  siteModes: string[];   // [site] the mode each site runs (`exact`: f32)
+  wireBits: number;      // mean wire bits/value of the allocation (≤ budget)
+  predictedKL: number;   // sum over sites of the modelled KL: an additive model, checked against eval
+  calibration: { sequences: number; tokens: number };
+}
+
+export const MENU = [2, 3, 4, 5, 6, 8, 32];
+
+export function familyMode(family: string, bits: number): string {
+  if (!family.includes('*')) throw new Error(`codec family "${family}" needs a * where the bit width goes (e.g. rot128-int*-g128)`);
+  return bits === 32 ? 'exact' : family.replace('*', String(bits));
+}
+
+/** Wire bits per value of one site's message of `rows` rows × E features (header included; no exceptions). */
+export function modeWireBits(mode: string, E: number, rows: number, fraction: number): number {
+  const m = parseCommMode(mode);
+  if (m.exact) return 32;
+  const s = m.spec, O = s.codec === 5 || s.codec === 6 || s.rotOutliers ? s.outlierKeep ?? outlierCount(E, fraction) : 0;
+  const L = layoutOf({ codec: s.codec, bits: s.bits, flags: flagsOf(s), groupSize: s.groupSize, tokens: rows, features: E, outliers: O });
+  return (8 * L.excOff) / (rows * E);
+}
+
+/** Relative error power of a b-bit uniform code against the probe width: (step(b) / step(probe))², step ∝ 1/(2^b − 1). */
+export const errorPower = (bits: number, probe: number): number => (bits >= 32 ? 0 : ((2 ** probe - 1) / (2 ** bits - 1)) ** 2);
+
+/** One choice for one site: its mode, wire bits/value and modelled KL. */
+export interface SiteOption { mode: string; cost: number; kl: number }
+
+/**
+ * Minimise Σ kl under mean cost ≤ budget, one option per site: Lagrangian relaxation (each site takes the option
+ * that minimises kl + λ · cost; λ found by bisection so the mean cost just fits), then the leftover budget goes to
+ * the single upgrades that save the most KL per bit. Handles menus that are not convex (several codec families).
+ */
+export function allocate(options: SiteOption[][], budget: number): { choice: number[]; wireBits: number; predictedKL: number } {
+  const n = options.length;
+  const cheapest = options.map((o) => o.reduce((b, x, i) => (x.cost < o[b].cost ? i : b), 0));
+  const floor = cheapest.reduce((s, j, i) => s + options[i][j].cost, 0) / n;
+  if (floor > budget + 1e-9) throw new Error(`a budget of ${budget} bits/value is below the cheapest allocation (${floor.toFixed(3)} bits/value on the wire)`);
+  const pick = (lambda: number) => options.map((o) => o.reduce((b, x, i) => (x.kl + lambda * x.cost < o[b].kl + lambda * o[b].cost ? i : b), 0));
+  const mean = (c: number[]) => c.reduce((s, j, i) => s + options[i][j].cost, 0) / n;
+  let lo = 0, hi = 1;
+  while (mean(pick(hi)) > budget && hi < 1e12) hi *= 2;
+  for (let k = 0; k < 100; k++) { const mid = (lo + hi) / 2; if (mean(pick(mid)) > budget) lo = mid; else hi = mid; }
+  const choice = mean(pick(hi)) <= budget ? pick(hi) : cheapest;
+  let spent = mean(choice) * n;
+  for (;;) { // fill: the upgrade with the best KL saved per extra bit that still fits
+    let bi = -1, bj = -1, best = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < options[i].length; j++) {
+      const a = options[i][choice[i]], b = options[i][j], extra = b.cost - a.cost;
+      if (extra <= 0 || b.kl >= a.kl || spent + extra > budget * n + 1e-9) continue;
+      if ((a.kl - b.kl) / extra > best) { best = (a.kl - b.kl) / extra; bi = i; bj = j; }
+    }
+    if (bi < 0) break;
+    spent += options[bi][bj].cost - options[bi][choice[bi]].cost;
+    choice[bi] = bj;
+  }
+  return { choice, wireBits: spent / n, predictedKL: choice.reduce((s, j, i) => s + options[i][j].kl, 0) };
+}
+
+/**
+ * Sensitivity of every site: mean KL (nat/token) against exact when only that site runs `family` at `probe` bits.
+ * Sequences outer, sites inner, so only one sequence's exact log-probabilities are held at a time.
+ */
+export async function measureSensitivity(engine: Engine, sequences: number[][], family: string, probe: number, sites: SiteProfile[], fraction: number,
+                                         say: (m: string) => void = () => {}): Promise<number[]> {
+  const n = 2 * engine.cfg.layers, V = engine.cfg.vocab, mode = familyMode(family, probe);
+  const sum = new Float64Array(n), lq = new Float64Array(V), lp = new Float64Array(V);
+  let rows = 0;
+  for (let q = 0; q < sequences.length; q++) {
+    const ids = sequences[q];
+    await engine.setComm(null); engine.reset();
+    const exact = await engine.forward(ids, true), R = ids.length;
+    const exactLp = new Float32Array(R * V);
+    for (let r = 0; r < R; r++) { logSoftmax(exact.logits.subarray(r * V, (r + 1) * V), lp); exactLp.set(lp, r * V); }
+    for (let site = 0; site < n; site++) {
+      const siteModes = Array.from({ length: n }, (_, i) => (i === site ? mode : 'exact'));
+      await engine.setComm({ mode, siteModes, algorithm: 'all-gather', fraction, sites });
+      engine.reset();
+      const out = await engine.forward(ids, true);
+      for (let r = 0; r < R; r++) {
+        logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
+        for (let v = 0; v < V; v++) lp[v] = exactLp[r * V + v];
+        sum[site] += kl(lp, lq);
+      }
+      say(`sensitivity: sequence ${q + 1}/${sequences.length}, site ${site + 1}/${n}`);
+    }
+    rows += R;
+  }
+  await engine.setComm(null);
+  return Array.from(sum, (s) => s / rows);
+}
+
+/** Per family, each site's sensitivity at the probe width → every site's menu (each family at every width, and exact). */
+export function siteOptions(sensitivity: Record<string, number[]>, probe: number, E: number, fraction: number, rows = 128, menu = MENU): SiteOption[][] {
+  const fams = Object.keys(sensitivity), n = sensitivity[fams[0]].length;
+  return Array.from({ length: n }, (_, site) => {
+    const opts: SiteOption[] = [{ mode: 'exact', cost: 32, kl: 0 }];
+    for (const f of fams) for (const b of menu) if (b < 32)
+      opts.push({ mode: familyMode(f, b), cost: modeWireBits(familyMode(f, b), E, rows, fraction), kl: sensitivity[f][site] * errorPower(b, probe) });
+    return opts;
+  });
+}
+
+/** Sensitivities → the allocation stored in the profile. */
+export function makeAllocation(sensitivity: Record<string, number[]>, probe: number, budget: number, E: number, fraction: number,
+                               calibration: Allocation['calibration'], rows = 128): Allocation {
+  const options = siteOptions(sensitivity, probe, E, fraction, rows);
+  const { choice, wireBits, predictedKL } = allocate(options, budget);
+  return { families: Object.keys(sensitivity), budget, rows, probeBits: probe, sensitivity, siteModes: choice.map((j, i) => options[i][j].mode), wireBits, predictedKL, calibration };
+}
