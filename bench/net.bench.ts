@@ -5,6 +5,7 @@
 // median and range. Outer run: `npm run bench:net [-- --repeats 5 --prefill 128 --decode 16 --rates 100mbit,1gbit,10gbit,none]`;
 // each rate runs this file again with --inner inside the rig. Writes docs/results/net-bench.json.
 import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Engine } from '../bindings/engine.js';
 import { ensureProfile } from '../bindings/commands.js';
@@ -17,8 +18,9 @@ const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static,aut
 const rates = arg('rates', 'none,10gbit,1gbit,100mbit').split(',');
 const model = 'smollm2', MB = 64;
 
-interface Stat { median: number; min: number; max: number }
-const stat = (xs: number[]): Stat => { const s = [...xs].sort((a, b) => a - b); return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] }; };
+export interface Stat { median: number; min: number; max: number }
+/** Median (the upper one of an even count) and range. */
+export const stat = (xs: number[]): Stat => { const s = [...xs].sort((a, b) => a - b); return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] }; };
 interface ModeRow {
   mode: string; bitsPerValue: number; wireMs1: Stat; wireMs64: Stat; prefillMs: Stat; decodeMsPerToken: Stat;
   /** The cost model (bindings/tp/cost.ts) from the link measured at connect: predicted ms and (predicted − measured) / measured. */
@@ -63,13 +65,15 @@ async function measure(e: Engine): Promise<ModeRow[]> {
   return rows;
 }
 
-if (process.argv.includes('--inner')) {
+// Run only as a script: bench/net-device.bench.ts imports stat() from here.
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain && process.argv.includes('--inner')) {
   const peers = process.env.LOWBIT_TP_PEERS!.split(',');
   const e = await Engine.load(model, { peers, peerSecret: process.env.LOWBIT_TP_SECRET, maxBatch: MB, context: Math.max(256, prefill + decode + 16), quantizedDecode: true });
   const rows = await measure(e);
   await e.close();
   console.log(JSON.stringify(rows));
-} else {
+} else if (isMain) {
   // calibrate in-process once (cached per model and TP), so no shaped run pays for it; and the shared-memory baseline
   const e = await Engine.load(model, { tp: 2, maxBatch: MB, context: Math.max(256, prefill + decode + 16), quantizedDecode: true });
   await ensureProfile(e, model, 1 / 64, undefined, (m) => process.stderr.write(m));
