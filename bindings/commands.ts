@@ -95,7 +95,7 @@ export async function bestSiteModes(engine: Engine, mode: CommMode, prof: { prof
   if (!p.allocation || p.allocation.families.join() !== BEST_FAMILIES.join()) {
     say(`${mode.name}: the profile has no per-site sensitivities yet: measuring them once (calibrate --bits does this up front)\n`);
     const { seqs } = await calibrationSequences(engine, p.calibration.text?.file, p.calibration.tokensPerSequence, 2);
-    await addAllocation(engine, p, seqs, mode.best ?? DEFAULT_BUDGET, say);
+    await addAllocation(engine, p, seqs, DEFAULT_BUDGET, say); // `best` alone then means the default budget
     await (await import('node:fs/promises')).writeFile(prof.path, JSON.stringify(p));
   }
   const a = p.allocation!;

@@ -1,33 +1,38 @@
 // Regenerates docs/results/accuracy-frontier.{md,svg} from the eval JSONs in docs/results/frontier/ (issue 12):
 // the tables with 95 % bootstrap intervals, wire bits/value at prefill (measured in the run) and for a single-token
-// message (bytes the encoder produces for one row), and the KL-vs-bits plot.
+// message (bytes on the link for one row: the encoder's block with the compact header of wire-format §11), and the
+// KL-vs-bits plot.
 // Usage: node --import tsx scripts/probe-frontier.ts [dir = docs/results/frontier]
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { markdownTable, RunReport, svgKlPlot } from '../bindings/eval/report.js';
 import { parseCommMode, contextFor } from '../bindings/calibrate/plan.js';
 import { encodeReference } from '../bindings/codec/reference.js';
+import { COMPACT_SKIP } from '../bindings/codec/compact.js';
 import { FeatureRanges } from '../bindings/calibrate/ranges.js';
 
 const dir = process.argv[2] ?? 'docs/results/frontier';
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 const runs: RunReport[] = files.map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
 
-/** Bits/value of one message of `tokens` rows × F features as the encoder writes it (header included). */
-function messageBits(mode: string, F: number, tokens: number): number {
+/** Bits/value of one message of `tokens` rows × F features on the link (compact header, §11); sites: the mean over them. */
+function messageBits(mode: string, F: number, tokens: number, siteModes?: string[]): number {
+  if (siteModes) return siteModes.reduce((a, sm) => a + messageBits(sm, F, tokens), 0) / siteModes.length;
   const m = parseCommMode(mode.split('@')[0]);
   if (m.exact) return 32;
   const r = new FeatureRanges(F); r.lo.fill(-4); r.hi.fill(4); r.batches = 1;
   const ctx = contextFor(m, F, r, 1 / 64, 1);
   const x = Float32Array.from({ length: tokens * F }, (_, i) => Math.sin(i) * 2);
-  return (8 * encodeReference(ctx, x, tokens).length) / (tokens * F);
+  return (8 * (encodeReference(ctx, x, tokens).length - COMPACT_SKIP)) / (tokens * F);
 }
 
-const modes = [...new Set(runs.flatMap((r) => r.results.map((x) => x.label)))];
-const single = ['| mode | bits/value, 128 × 576 message | 1 × 576 message (all-gather decode step) | 1 × 192 (rs-ag chunk, TP 3) |', '|---|---|---|---|'];
-for (const label of modes) {
+// one row per mode label (SmolLM2's F = 576; `best` rows use the per-site modes of the SmolLM2 TP 3 run)
+const results = new Map(runs.filter((r) => r.model === 'smollm2').concat(runs).flatMap((r) => r.results).map((x) => [x.label, x] as const).reverse());
+const single = ['| mode | bits/value, 128 × 576 message | 1 × 576 message (all-gather decode step) | decode − prefill | 1 × 192 (rs-ag chunk, TP 3) |', '|---|---|---|---|---|'];
+for (const [label, r] of results) {
   const mode = label.replace(/ \((all-gather|rs-ag)\)$/, '');
   if (mode === 'exact') continue;
-  single.push(`| ${label} | ${messageBits(mode, 576, 128).toFixed(3)} | ${messageBits(mode, 576, 1).toFixed(3)} | ${messageBits(mode, 192, 1).toFixed(3)} |`);
+  const pre = messageBits(mode, 576, 128, r.siteModes), dec = messageBits(mode, 576, 1, r.siteModes);
+  single.push(`| ${label} | ${pre.toFixed(3)} | ${dec.toFixed(3)} | +${(dec - pre).toFixed(3)} | ${r.siteModes ? '–' : messageBits(mode, 192, 1).toFixed(3)} |`);
 }
 const md = `# Bits–accuracy frontier of the all-reduce codecs (issue 12)
 
@@ -37,7 +42,7 @@ top-1 over the 4 token windows, task scores over items, "% of exact" paired with
 
 ${runs.map((r) => `### ${r.model} TP ${r.tp}: ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; profile ${r.profile?.split('/').pop() ?? 'none'}\n\n${markdownTable([r])}\n`).join('\n')}
 
-## Wire bits/value per message size (encoder output, header included)
+## Wire bits/value per message size (on the link: encoder output with the 8-byte compact header of wire-format §11)
 
 ${single.join('\n')}
 

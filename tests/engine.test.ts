@@ -58,7 +58,7 @@ test('wire bits/value are counted from the bytes each shard actually encodes', a
   const ids = fixture('smollm2').ids.slice(0, 64);
   await e.setComm({ mode: 'int4-g32', algorithm: 'all-gather', fraction: 1 / 64 });
   const out = await e.forward(ids);
-  const E = 576, M = 64, perMessage = 32 + M * (E / 32) * 4 + M * E / 2; // header, bf16 scale+min per group, nibbles
+  const E = 576, M = 64, perMessage = 8 + M * (E / 32) * 4 + M * E / 2; // compact header (§11), bf16 scale+min per group, nibbles
   assert.equal(out.bytesSent, perMessage * 2 * 2 * e.cfg.layers);
   assert.equal(out.valuesSent, M * E * 2 * 2 * e.cfg.layers);
   const exact = await (async () => { await e.setComm(null); e.reset(); return e.forward(ids); })();

@@ -7,10 +7,8 @@
 // site's option (family × width, or exact f32) under the budget by a Lagrangian relaxation (allocate()).
 import { Engine } from '../engine.js';
 import { SiteProfile } from '../tp/allreduce.js';
-import { layoutOf } from '../codec/wire.js';
-import { flagsOf } from '../codec/spec.js';
+import { wireBytes } from '../tp/cost.js';
 import { kl, logSoftmax } from '../eval/metrics.js';
-import { outlierCount, parseCommMode } from './plan.js';
 
 /** What calibrate --bits stores in the profile, and what --comm best runs. */
 export interface Allocation {
@@ -32,14 +30,8 @@ export function familyMode(family: string, bits: number): string {
   return bits === 32 ? 'exact' : family.replace('*', String(bits));
 }
 
-/** Wire bits per value of one site's message of `rows` rows × E features (header included; no exceptions). */
-export function modeWireBits(mode: string, E: number, rows: number, fraction: number): number {
-  const m = parseCommMode(mode);
-  if (m.exact) return 32;
-  const s = m.spec, O = s.codec === 5 || s.codec === 6 || s.rotOutliers ? s.outlierKeep ?? outlierCount(E, fraction) : 0;
-  const L = layoutOf({ codec: s.codec, bits: s.bits, flags: flagsOf(s), groupSize: s.groupSize, tokens: rows, features: E, outliers: O });
-  return (8 * L.excOff) / (rows * E);
-}
+/** Wire bits per value of one site's message of `rows` rows × E features on the link (compact header; no exceptions). */
+export const modeWireBits = (mode: string, E: number, rows: number, fraction: number): number => (8 * wireBytes(mode, rows, E, fraction)) / (rows * E);
 
 /** Relative error power of a b-bit uniform code against the probe width: (step(b) / step(probe))², step ∝ 1/(2^b − 1). */
 export const errorPower = (bits: number, probe: number): number => (bits >= 32 ? 0 : ((2 ** probe - 1) / (2 ** bits - 1)) ** 2);

@@ -13,6 +13,8 @@ export interface EvalData { windows: number[][]; cloze: ClozeItem[]; choice: { n
 export interface ModeResult {
   label: string; mode: string; algorithm: Algorithm; bitsPerValue: number;
   ppl: number; meanKL: number; top1: number; tasks: Record<string, number>; scorePct?: number;
+  /** The mode of every site, when they differ (`best`: the profile's per-site allocation). */
+  siteModes?: string[];
   /** SHA-256 of the calibration profile the mode used (calibrated modes only), so runs with other profiles never mix. */
   profileSha256?: string;
   /** Per-window sums and per-item outcomes, what the bootstrap intervals resample (bindings/eval/bootstrap.ts). */
@@ -107,7 +109,7 @@ export async function evaluate(engine: Engine, modes: ModeSpec[], data: EvalData
     const r: ModeResult = {
       label: m.label, mode: m.mode, algorithm: m.algorithm, bitsPerValue: a.values ? (8 * a.bytes) / a.values : 32,
       ppl: Math.exp(a.nll / Math.max(a.n, 1)), meanKL: a.kl / Math.max(a.n, 1), top1: a.top1 / Math.max(a.n, 1), tasks: a.tasks,
-      samples,
+      samples, ...(m.siteModes ? { siteModes: m.siteModes } : {}),
     };
     results.push(r);
     await onMode(r);

@@ -7,6 +7,7 @@
 import { Arena } from '../arena.js';
 import { KernelExports } from '../kernels.js';
 import { SimdCodec } from '../codec/simd.js';
+import { COMPACT_SKIP, compactHeader, expandHeader } from '../codec/compact.js';
 import { contextFor, parseCommMode } from '../calibrate/plan.js';
 import { FeatureRanges } from '../calibrate/ranges.js';
 import { Kernels } from '../model/transformer.js';
@@ -181,13 +182,16 @@ export class Communicator {
       for (let i = 0; i < n; i++) dst[i] = src[i] / r[i % E];
       partial = me.commTmp;
     }
-    const sent = codecs[this.me].encode(partial, M, me.wireOut, me.wireCap);
-    this.bytesSent += sent;
+    const sent = this.sendCompact('all', codecs[this.me], partial, M, me.wireOut, me.wireCap);
     this.valuesSent += n;
-    this.link.send('all', this.view(me.wireOut, sent));
     this.link.fence();
-    // decode shard t's block from my own memory: my encoded bytes, or a peer's copied in from the link
-    const block = (t: number) => { if (t === this.me) return me.wireOut; this.link.recv(t, 'all', this.view(me.wireIn, me.wireCap)); return me.wireIn; };
+    // decode shard t's block from my own memory: my encoded bytes, or a peer's copied in from the link (§11: the
+    // full header is rebuilt in front of the compact one, for mine too, so both go through the same path)
+    const block = (t: number) => {
+      if (t === this.me) { expandHeader(codecs[t].ctx, M, this.bytes, me.wireOut, sent); return me.wireOut; }
+      this.recvCompact(t, 'all', codecs[t], M, me.wireIn, me.wireCap);
+      return me.wireIn;
+    };
     this.bytes.fill(0, me.sum, me.sum + 4 * n);
     if (sm) { // decode each partial on its own, unsmooth it with its shard's ranges, add in shard order
       const tmp = new Float32Array(this.bytes.buffer, me.commTmp + 4 * n, n), sum = new Float32Array(this.bytes.buffer, me.sum, n);
@@ -209,9 +213,7 @@ export class Communicator {
       if (c === this.me) continue;
       const [a, b] = this.chunks[c];
       this.gather(partial, M, a, b, tmp);
-      const sent = sc.chunk[this.me][c]!.encode(tmp, M, me.wireOut, this.link.capOne);
-      this.link.send(c, this.view(me.wireOut, sent));
-      this.bytesSent += sent;
+      this.sendCompact(c, sc.chunk[this.me][c]!, tmp, M, me.wireOut, this.link.capOne + COMPACT_SKIP);
       this.valuesSent += M * (b - a);
     }
     this.link.fence();
@@ -220,22 +222,34 @@ export class Communicator {
     this.bytes.fill(0, red, red + 4 * M * w);
     for (let t = 0; t < S; t++) {
       if (t === this.me) { this.gather(partial, M, a, b, tmp); this.k.add(red, tmp, M * w); continue; }
-      this.link.recv(t, 'one', this.view(me.wireIn, this.link.capOne));
-      sc.chunk[t][this.me]!.decode(me.wireIn, this.link.capOne, red, M * w, true);
+      const len = this.recvCompact(t, 'one', sc.chunk[t][this.me]!, M, me.wireIn, this.link.capOne + COMPACT_SKIP);
+      sc.chunk[t][this.me]!.decode(me.wireIn, len, red, M * w, true);
     }
-    const sent = sc.sum[this.me].encode(red, M, me.wireOut, me.wireCap);
-    this.link.send('all', this.view(me.wireOut, sent));
-    this.bytesSent += sent;
+    const sent = this.sendCompact('all', sc.sum[this.me], red, M, me.wireOut, me.wireCap);
     this.valuesSent += M * w;
     this.link.fence();
     for (let c = 0; c < S; c++) {
       const [ca, cb] = this.chunks[c];
-      let src = me.wireOut;
-      if (c !== this.me) { this.link.recv(c, 'all', this.view(me.wireIn, me.wireCap)); src = me.wireIn; }
-      sc.sum[c].decode(src, me.wireCap, tmp, M * (cb - ca), false);
+      let src = me.wireOut, len: number;
+      if (c !== this.me) { len = this.recvCompact(c, 'all', sc.sum[c], M, me.wireIn, me.wireCap); src = me.wireIn; }
+      else len = expandHeader(sc.sum[c].ctx, M, this.bytes, me.wireOut, sent);
+      sc.sum[c].decode(src, len, tmp, M * (cb - ca), false);
       this.scatter(tmp, M, ca, cb, me.sum);
     }
     return me.sum;
+  }
+
+  /** Encode at `out` and send the block with its compact header (§11); returns the bytes sent. */
+  private sendCompact(to: number | 'all', codec: SimdCodec, src: number, M: number, out: number, cap: number): number {
+    const len = compactHeader(this.bytes, out, codec.encode(src, M, out, cap));
+    this.link.send(to, this.view(out + COMPACT_SKIP, len));
+    this.bytesSent += len;
+    return len;
+  }
+  /** Receive a compact block from shard `from` at `at` + COMPACT_SKIP and rebuild its full header at `at`; returns the block's length. */
+  private recvCompact(from: number, kind: 'all' | 'one', codec: SimdCodec, M: number, at: number, cap: number): number {
+    const len = this.link.recv(from, kind, this.view(at + COMPACT_SKIP, cap - COMPACT_SKIP));
+    return expandHeader(codec.ctx, M, this.bytes, at, len);
   }
 
   /** Tests: every shard sends its sum through the link; each compares shard 0's with its own, bit for bit. */

@@ -8,6 +8,7 @@
 //   rs-ag       2 rounds, 2 (S − 1) × encoded(n / S) bytes, encode n + decode (2S − 1) n / S
 // Pure functions: the plan depends only on its arguments, so every shard given the same inputs (the root broadcasts
 // the link it measured) picks the same algorithm per message, and the sums stay bitwise identical.
+import { COMPACT_SKIP } from '../codec/compact.js';
 import { parseCommMode, outlierCount } from '../calibrate/plan.js';
 import { flagsOf, hasOutliers } from '../codec/spec.js';
 import { CodecId, layoutOf } from '../codec/wire.js';
@@ -27,14 +28,14 @@ export const CODEC_SPEED: Record<string, CodecSpeed> = {
 export const ADD_NS = 0.3;
 export const codecSpeed = (mode: string): CodecSpeed => CODEC_SPEED[mode] ?? CODEC_SPEED['int4-g32'];
 
-/** Bytes of one encoded message of tokens × features (no exceptions), or 4 per value for exact. */
+/** Bytes of one message of tokens × features on the link (compact header, wire-format §11; no exceptions), or 4 per value for exact. */
 export function wireBytes(mode: string, tokens: number, features: number, fraction = 1 / 64): number {
   const m = parseCommMode(mode);
   if (m.exact) return 4 * tokens * features;
   const s = m.spec;
   const flags = flagsOf(s);
-  const outliers = hasOutliers(s) ? outlierCount(features, fraction) : 0;
-  return layoutOf({ codec: s.codec as CodecId, bits: s.bits, flags, groupSize: s.groupSize, tokens, features, outliers }).excOff;
+  const outliers = hasOutliers(s) ? Math.min(s.outlierKeep ?? outlierCount(features, fraction), features) : 0;
+  return layoutOf({ codec: s.codec as CodecId, bits: s.bits, flags, groupSize: s.groupSize, tokens, features, outliers }).excOff - COMPACT_SKIP;
 }
 
 export interface CostQuery {
