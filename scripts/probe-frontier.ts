@@ -26,7 +26,8 @@ function messageBits(mode: string, F: number, tokens: number, siteModes?: string
 }
 
 // one row per mode label (SmolLM2's F = 576; `best` rows use the per-site modes of the SmolLM2 TP 3 run)
-const results = new Map(runs.filter((r) => r.model === 'smollm2').concat(runs).flatMap((r) => r.results).map((x) => [x.label, x] as const).reverse());
+const results = new Map<string, RunReport['results'][number]>();
+for (const x of runs.filter((r) => r.model === 'smollm2').concat(runs).flatMap((r) => r.results)) if (!results.has(x.label)) results.set(x.label, x);
 const single = ['| mode | bits/value, 128 × 576 message | 1 × 576 message (all-gather decode step) | decode − prefill | 1 × 192 (rs-ag chunk, TP 3) |', '|---|---|---|---|---|'];
 for (const [label, r] of results) {
   const mode = label.replace(/ \((all-gather|rs-ag)\)$/, '');
