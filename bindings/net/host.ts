@@ -84,7 +84,7 @@ export class ShardHost {
     this.linkPort = null;
     if (S > 1) {
       spec = createSocketLink(S, ni.rank, ni.caps.all, ni.caps.one, ni.names, ni.fenceMs);
-      this.linkPort = new LinkPort(spec, (q, round, ...parts) => this.peers[q]?.send(FrameType.Data, round, ni.rank, ...parts));
+      this.linkPort = new LinkPort(spec);
     }
     const { rank: _r, epoch: _e, caps: _c, names: _n, fenceMs: _f, modelSha: _m, planHash: _p, flavor: _fl, ...rest } = ni;
     const value = await this.request<{ bytes: number }>({ op: 'netInit', init: { ...rest, source, module, shard: ni.rank }, link: spec }, progress);
@@ -105,6 +105,7 @@ export class ShardHost {
       lp.deliver(rank, f.round, f.payload);
     };
     conn.onClose = () => { if (this.peers[rank] === conn) { this.peers[rank] = null; lp.lost(rank); } };
+    lp.attach(rank, conn.socket);
     for (const w of this.waiters.splice(0)) w();
   }
 
