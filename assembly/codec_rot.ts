@@ -3,8 +3,23 @@
 // every butterfly is the same f32 add or subtract of the same two operands, in the same stage order.
 import { bf16Up, codeAt, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
 import {
-  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, excEntry, excOff, groups, HEADER, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
+  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
 } from './codec_layout';
+
+// Lloyd–Max levels of the -lm variant (§9), f32 bit patterns: the same as bindings/codec/levels.ts.
+const LM2 = memory.data<u32>([0xbf800000, 0xbe997dd5, 0x3e997dd5, 0x3f800000]);
+const LM3 = memory.data<u32>([0xbf800000, 0xbf1fde80, 0xbeb3ddbd, 0xbde94149, 0x3de94149, 0x3eb3ddbd, 0x3f1fde80, 0x3f800000]);
+const LM4 = memory.data<u32>([0xbf800000, 0xbf41d4de, 0xbf1796ed, 0xbeeb5ef0, 0xbeb09332, 0xbe762031, 0xbe116f3d, 0xbd4076b7,
+  0x3d4076b7, 0x3e116f3d, 0x3e762031, 0x3eb09332, 0x3eeb5ef0, 0x3f1796ed, 0x3f41d4de, 0x3f800000]);
+const MIDS = memory.data(64); // decision thresholds of the current call: (l[k] + l[k+1]) · 0.5 in f32
+@inline function levelTable(bits: i32): usize { return bits == 2 ? LM2 : bits == 3 ? LM3 : LM4; }
+
+/** Code of v under -lm: how many thresholds are < v (nl − 1 of them at MIDS). */
+@inline function lmCount(v: v128, nm: i32): v128 {
+  let q = i32x4.splat(0);
+  for (let k = 0; k < nm; k++) q = i32x4.sub(q, f32x4.gt(v, v128.load32_splat(MIDS + (<usize>k << 2))));
+  return q;
+}
 
 const SIGN_K: u32 = 0x9e3779b1;
 const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
@@ -94,6 +109,8 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
   const f32Size = <i64>HEADER + (<i64>tokens * <i64>F << 2);
   const to16F16 = (flags & OUT_F16) != 0;
   const vc = f32x4.splat(c), vlo = f32x4.splat(0), vhi = f32x4.splat(<f32>qmax), bias = i32x4.splat(0x4b400000);
+  const lm = (flags & LEVELS) != 0, nm = qmax; // -lm: qmax thresholds between qmax + 1 levels
+  if (lm) { const T = levelTable(bits); for (let k = 0; k < nm; k++) store<f32>(MIDS + (<usize>k << 2), (load<f32>(T + (<usize>k << 2)) + load<f32>(T + (<usize>(k + 1) << 2))) * 0.5); }
   let X = 0, blockId = 0;
   for (let t = 0; t < tokens; t++) {
     const row = src + (<usize>(t * F) << 2);
@@ -123,11 +140,26 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
       }
       for (let a0 = 0; a0 < w; a0 += G, g++) {
         const n = min(G, w - a0), q = p + (<usize>a0 << 2);
-        const sBits = bf16Up(absMax(q, n) / c);
+        const sBits = bf16Up(lm ? absMax(q, n) : absMax(q, n) / c);
         store<u16>(scales + (<usize>g << 1), <u16>sBits);
         const inv = invScale(fromBf16(sBits)), vinv = f32x4.splat(inv);
         const cq = codes8 + <usize>(a + a0);
         let i = 0;
+        if (lm) {
+          for (; i + 16 <= n; i += 16) {
+            const r = q + (<usize>i << 2);
+            const q0 = lmCount(f32x4.mul(v128.load(r), vinv), nm), q1 = lmCount(f32x4.mul(v128.load(r, 16), vinv), nm);
+            const q2 = lmCount(f32x4.mul(v128.load(r, 32), vinv), nm), q3 = lmCount(f32x4.mul(v128.load(r, 48), vinv), nm);
+            v128.store(cq + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+          }
+          for (; i < n; i++) {
+            const v = load<f32>(q + (<usize>i << 2)) * inv;
+            let k = 0;
+            for (let m = 0; m < nm; m++) if (v > load<f32>(MIDS + (<usize>m << 2))) k++;
+            store<u8>(cq + i, <u8>k);
+          }
+          continue;
+        }
         for (; i + 16 <= n; i += 16) {
           const r = q + (<usize>i << 2);
           const q0 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r), vinv), vc))), f32x4.splat(12582912.0)), bias);
@@ -179,6 +211,7 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
                           dst: usize, acc: bool, scratch: usize): void {
   const R = rotBlock(flags), c = <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
   const rowbuf = scratch, tmp = scratch + <usize>scratchBytes(F) - 16;
+  const lm = (flags & LEVELS) != 0, T = levelTable(bits);
   const f16vals = (flags & OUT_F16) != 0;
   let e: u32 = 0, blockId: u32 = 0;
   let nextRaw: u32 = X > 0 ? load<u32>(src + <usize>excOff) : 0xffffffff;
@@ -198,6 +231,15 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
           const n = min(G, w - a0), s = fromBf16(<u32>load<u16>(scales + (<usize>g << 1))), vs = f32x4.splat(s);
           const q = p + (<usize>a0 << 2);
           let i = 0;
+          if (lm) { // a level table: one load per code
+            for (; i + 16 <= n; i += 16) {
+              v128.store(tmp, unpack16(codes + <usize>(((a + a0 + i) >>> 3) * bits), bits, tmp));
+              const r = q + (<usize>i << 2);
+              for (let k = 0; k < 16; k++) store<f32>(r + (<usize>k << 2), load<f32>(T + (<usize>load<u8>(tmp + k) << 2)) * s);
+            }
+            for (; i < n; i++) store<f32>(q + (<usize>i << 2), load<f32>(T + (<usize>codeAt(codes, a + a0 + i, bits) << 2)) * s);
+            continue;
+          }
           for (; i + 16 <= n; i += 16) {
             const cc = unpack16(codes + <usize>(((a + a0 + i) >>> 3) * bits), bits, tmp);
             const lo = i16x8.extend_low_i8x16_u(cc), hi = i16x8.extend_high_i8x16_u(cc);

@@ -8,13 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Engine } from '../bindings/engine.js';
-import { ensureProfile } from '../bindings/commands.js';
+import { commConfigFor } from '../bindings/commands.js';
 import { machine } from './machine.js';
 import { autoPlan, predict } from '../bindings/tp/cost.js';
 
 const arg = (k: string, d: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
 const repeats = Number(arg('repeats', '5')), prefill = Number(arg('prefill', '128')), decode = Number(arg('decode', '16'));
-const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static,auto:int4-g32').split(',');
+const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static,best,auto:int4-g32').split(',');
 const rates = arg('rates', 'none,10gbit,1gbit,100mbit').split(',');
 const model = 'smollm2', MB = 64;
 
@@ -30,8 +30,8 @@ interface ModeRow {
 async function measure(e: Engine): Promise<ModeRow[]> {
   const ids = Array.from({ length: prefill }, (_, i) => (i * 7919 + 11) % e.cfg.vocab), rows: ModeRow[] = [];
   for (const mode of modes) {
-    const sites = mode === 'outlier-int4-static' ? (await ensureProfile(e, model, 1 / 64, undefined, () => {})).sites : undefined;
-    await e.setComm(mode === 'exact' ? null : { mode, algorithm: 'all-gather', fraction: 1 / 64, sites });
+    // calibrated modes and `best` (our per-site codecs under 4.25 bits) take the cached profile, as `run` does
+    await e.setComm(mode.startsWith('auto') ? { mode, algorithm: 'all-gather', fraction: 1 / 64 } : await commConfigFor(e, model, mode, 'all-gather', undefined, () => {}));
     e.reset(); await e.forward(ids.slice(0, 8)); // warm-up
     const w1: number[] = [], w64: number[] = [], pre: number[] = [], dec: number[] = [];
     let bits = 0;
@@ -76,7 +76,7 @@ if (isMain && process.argv.includes('--inner')) {
 } else if (isMain) {
   // calibrate in-process once (cached per model and TP), so no shaped run pays for it; and the shared-memory baseline
   const e = await Engine.load(model, { tp: 2, maxBatch: MB, context: Math.max(256, prefill + decode + 16), quantizedDecode: true });
-  await ensureProfile(e, model, 1 / 64, undefined, (m) => process.stderr.write(m));
+  await commConfigFor(e, model, 'best', 'all-gather', undefined, (m) => process.stderr.write(m)); // profile + sensitivities, once
   const results: Record<string, ModeRow[]> = { 'in-process': await measure(e) };
   await e.close();
   for (const rate of rates) {

@@ -79,8 +79,12 @@ export async function runCalibration(engine: Engine, opts: CalibrationOptions): 
  */
 export async function addAllocation(engine: Engine, profile: Profile, seqs: number[][], budget: number, say: (m: string) => void): Promise<void> {
   const sites = profileSites(profile, { sha256: profile.model.sha256, tp: engine.tp, layers: engine.cfg.layers, hidden: engine.cfg.hidden });
-  const sensitivity: Record<string, number[]> = {}, probe = 4;
-  for (const f of BEST_FAMILIES) sensitivity[f] = await measureSensitivity(engine, seqs, f, probe, sites, profile.fraction, (m) => say(`${f} ${m}`));
+  const probe = 4, old = profile.allocation;
+  // families the profile already measured on the same sequences keep their sensitivities (a new family adds only itself)
+  const same = old && old.probeBits === probe && old.calibration.sequences === seqs.length && old.calibration.tokens === (seqs[0]?.length ?? 0);
+  const sensitivity: Record<string, number[]> = {};
+  for (const f of BEST_FAMILIES)
+    sensitivity[f] = same && old.sensitivity[f] ? old.sensitivity[f] : await measureSensitivity(engine, seqs, f, probe, sites, profile.fraction, (m) => say(`${f} ${m}`));
   profile.allocation = makeAllocation(sensitivity, probe, budget, engine.cfg.hidden, profile.fraction, { sequences: seqs.length, tokens: seqs[0]?.length ?? 0 });
   const a = profile.allocation;
   say(`per-site allocation at ${budget} bits/value: ${a.wireBits.toFixed(3)} bits/value on the wire, modelled KL ${a.predictedKL.toFixed(4)}\n`);

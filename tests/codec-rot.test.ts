@@ -11,6 +11,7 @@ import { SimdCodec } from '../bindings/codec/simd.js';
 import { f32FromBf16, bf16Nearest } from '../bindings/codec/numerics.js';
 import { CodecId, readHeader, rotBlocks, rotGroups } from '../bindings/codec/wire.js';
 import { FeatureRanges, outlierRows } from '../bindings/calibrate/ranges.js';
+import { LEVEL_BITS, LLOYD_MAX, levels, thresholds } from '../bindings/codec/levels.js';
 
 const rig = await makeRig(64 << 20);
 const src = rig.arena.alloc(4 * 200_000), dst = rig.arena.alloc(8 * 200_000 + 65536), out = rig.arena.alloc(4 * 200_000);
@@ -46,7 +47,7 @@ test('§9 rotation is exact-inverse-friendly: inverse(forward(x)) = x up to f32 
 
 test('§9 a NaN/±Inf (or an overflowing) block is sent raw in f32: exact there, the other blocks stay finite and coded', () => {
   const F = 576, T = 3;
-  for (const name of ['rot128-int4-g128', 'outlier-rot64-int3-g64']) {
+  for (const name of ['rot128-int4-g128', 'outlier-rot64-int3-g64', 'rot128-int4-g128-lm']) {
     const ctx = makeContext(parseCodec(name), F, { outliers: name.startsWith('outlier') ? [3, 200, 500] : [] });
     const g = gauss(1), x = Float32Array.from({ length: T * F }, () => g());
     x[10] = NaN; x[F + 300] = Infinity; x[2 * F + 520] = 3e38; x[2 * F + 521] = 3e38; // the last two overflow in the butterflies
@@ -89,7 +90,8 @@ test('§9 rotation lowers the error of int4 on activations with outlier features
 });
 
 test('§9 SIMD = reference on odd shapes and outlier sets, random and adversarial values', () => {
-  const names = ['rot64-int4-g16', 'rot128-int4-g64', 'rot128-int3-g128', 'outlier-rot128-int4-g32-f16', 'outlier-rot64-int2-g64-idx', 'rot128-int8-g128'];
+  const names = ['rot64-int4-g16', 'rot128-int4-g64', 'rot128-int3-g128', 'outlier-rot128-int4-g32-f16', 'outlier-rot64-int2-g64-idx', 'rot128-int8-g128',
+    'rot128-int4-g128-lm', 'rot64-int3-g16-lm', 'outlier-rot64-int2-g64-lm-idx'];
   fc.assert(fc.property(fc.constantFrom(...names), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 4 }), fc.nat(100), (name, F, T, seed) => {
     const spec = parseCodec(name), g = gauss(seed);
     const outliers = spec.rotOutliers ? [...new Set([seed % F, (seed * 7) % F, F - 1])].sort((a, b) => a - b) : [];
@@ -142,4 +144,20 @@ test('calibration: outlier-token rows are detected and kept out of the -rows ran
   assert.equal(r.rowsSkipped, 1);
   const j = FeatureRanges.fromJSON(JSON.parse(JSON.stringify(r.toJSON())));
   assert.deepEqual(Array.from(j.withoutOutlierRows().hi), Array.from(r.hiRows));
+});
+
+test('§9 -lm: the level tables are the Gaussian Lloyd–Max levels over the outermost; they cut the error of uniform levels', () => {
+  for (const b of LEVEL_BITS) {
+    const h = LLOYD_MAX[b], o = h[h.length - 1];
+    assert.deepEqual(Array.from(levels(b)), [...h.map((x) => -x).reverse(), ...h].map((x) => Math.fround(x / o)));
+    assert.ok(thresholds(b).every((m, k) => m > levels(b)[k] && m < levels(b)[k + 1]));
+  }
+  assert.throws(() => parseCodec('rot128-int5-g128-lm'), /exist for 2, 3, 4 bits/);
+  const F = 512, T = 64, g = gauss(9), x = Float32Array.from({ length: T * F }, () => g());
+  const err = (name: string) => {
+    const ctx = makeContext(parseCodec(name), F), y = new Float32Array(T * F);
+    decodeReference(ctx, encodeReference(ctx, x, T), y, false);
+    return y.reduce((s, v, i) => s + (v - x[i]) ** 2, 0);
+  };
+  for (const b of [3, 4]) assert.ok(err(`rot128-int${b}-g128-lm`) < 0.85 * err(`rot128-int${b}-g128`), `${b} bits: ${err(`rot128-int${b}-g128-lm`)} vs ${err(`rot128-int${b}-g128`)}`);
 });

@@ -20,6 +20,7 @@ const NAMES = [
   'outlier-int4-g32', 'outlier-int4-g16-sym-f16', 'outlier-int2-g64-idx', 'outlier-int4-static-idx', 'outlier-int6-g32-idx-f16',
   'rot64-int4-g64', 'rot128-int4-g32', 'rot128-int3-g128', 'rot64-int2-g16', 'rot128-int8-g64', 'rot64-int5-g32',
   'outlier-rot128-int4-g128', 'outlier-rot64-int3-g64-f16', 'outlier-rot128-int4-g32-idx',
+  'rot128-int4-g128-lm', 'outlier-rot64-int3-g64-lm-f16', 'rot64-int2-g32-lm', 'outlier-rot128-int4-g64-lm-idx-k3',
   'int4-static-rows', 'outlier-int4-static-rows', 'outlier-int3-static-rows-idx-f16',
 ];
 

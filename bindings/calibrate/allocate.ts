@@ -9,6 +9,7 @@ import { Engine } from '../engine.js';
 import { SiteProfile } from '../tp/allreduce.js';
 import { wireBytes } from '../tp/cost.js';
 import { kl, logSoftmax } from '../eval/metrics.js';
+import { parseCommMode } from './plan.js';
 
 /** What calibrate --bits stores in the profile, and what --comm best runs. */
 export interface Allocation {
@@ -103,12 +104,15 @@ export async function measureSensitivity(engine: Engine, sequences: number[][], 
   return Array.from(sum, (s) => s / rows);
 }
 
+/** Widths a family does not have (Lloyd–Max levels above 4 bits) are left out of its menu. */
+const validMode = (mode: string): boolean => { try { parseCommMode(mode); return true; } catch { return false; } };
+
 /** Per family, each site's sensitivity at the probe width → every site's menu (each family at every width, and exact). */
 export function siteOptions(sensitivity: Record<string, number[]>, probe: number, E: number, fraction: number, rows = 128, menu = MENU): SiteOption[][] {
   const fams = Object.keys(sensitivity), n = sensitivity[fams[0]].length;
   return Array.from({ length: n }, (_, site) => {
     const opts: SiteOption[] = [{ mode: 'exact', cost: 32, kl: 0 }];
-    for (const f of fams) for (const b of menu) if (b < 32)
+    for (const f of fams) for (const b of menu) if (b < 32 && validMode(familyMode(f, b)))
       opts.push({ mode: familyMode(f, b), cost: modeWireBits(familyMode(f, b), E, rows, fraction), kl: sensitivity[f][site] * errorPower(b, probe) });
     return opts;
   });

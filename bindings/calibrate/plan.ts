@@ -15,9 +15,11 @@ export interface CommMode { name: string; spec: CodecSpec; selection: Selection;
 
 /**
  * The codec families `best` allocates over: rotation with dynamic scales, without calibrated 16-bit outliers, with
- * the 2 largest-range features (the massive activations some sites carry) and with the paper's ⌊E/64⌋.
+ * the 2 largest-range features (the massive activations some sites carry) and with the paper's ⌊E/64⌋; each with
+ * uniform levels (any width) and with Lloyd–Max levels (`-lm`, 2–4 bits).
  */
-export const BEST_FAMILIES = ['rot128-int*-g128', 'outlier-rot128-int*-g128-k2', 'outlier-rot128-int*-g128'];
+export const BEST_FAMILIES = ['rot128-int*-g128', 'outlier-rot128-int*-g128-k2', 'outlier-rot128-int*-g128',
+  'rot128-int*-g128-lm', 'outlier-rot128-int*-g128-lm-k2', 'outlier-rot128-int*-g128-lm'];
 
 /** `exact` (f32 sum without a codec), any codec name of parseCodec, or `random-int<b>-…` (random outliers). */
 export function parseCommMode(name: string): CommMode {
@@ -29,7 +31,7 @@ export function parseCommMode(name: string): CommMode {
   if (best) {
     const budget = best[1] === undefined ? null : Number(best[1]);
     if (budget !== null && !(budget >= 2 && budget <= 32)) throw new Error(`${name}: the budget is mean wire bits/value, 2 … 32`);
-    return { name, spec: parseCodec(BEST_FAMILIES[BEST_FAMILIES.length - 1].replace('*', '4')), selection: 'top-range', exact: false, best: budget };
+    return { name, spec: parseCodec(BEST_FAMILIES[2].replace('*', '4')), selection: 'top-range', exact: false, best: budget };
   }
   if (name.startsWith('best')) throw new Error(`unknown codec "${name}" (best or best:BITS, e.g. best:4.25)`);
   if (name === 'exact') return { name, spec: parseCodec('f32'), selection: 'top-range', exact: true };

@@ -3,8 +3,9 @@
 import { bf16Nearest, bf16Up, clampCode, f16Nearest, f32Bits, f32FromBf16, f32FromBits, f32FromF16, fround, invScale } from './numerics.js';
 import { CodecContext } from './spec.js';
 import { getCode, putCode } from './bits.js';
+import { levels, thresholds } from './levels.js';
 import {
-  ERR, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
+  ERR, FLAG_LEVELS, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
 } from './wire.js';
 
 /** ±1 of position i inside a block (§9): the top bit of i · 0x9E3779B1 (32-bit wrap) makes it −1. */
@@ -35,6 +36,7 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
   const F = ctx.features, { spec } = ctx, O = ctx.outliers.length, R = spec.rotate!, G = spec.groupSize, bits = spec.bits;
   const blocks = rotBlocks(F, R), nb = blocks.length;
   const qmax = 2 ** bits - 1, c = qmax / 2; // levels (q − c) · s, q = 0 … qmax (no zero level for even counts)
+  const lm = (ctx.flags & FLAG_LEVELS) !== 0, mids = lm ? thresholds(bits) : null; // -lm: Lloyd–Max levels · s
   // Work rows: outliers zeroed, each block rotated; a block is raw when any rotated value is not within ROT_LIMIT.
   const work = new Float32Array(tokens * F);
   const raw: number[] = [];
@@ -73,9 +75,15 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
         const a1 = Math.min(a0 + G, width);
         let amax = 0;
         for (let i = a0; i < a1; i++) amax = Math.max(amax, Math.abs(work[base + i]));
-        const sBits = bf16Up(fround(amax / c)), inv = invScale(f32FromBf16(sBits));
+        const sBits = bf16Up(lm ? amax : fround(amax / c)), inv = invScale(f32FromBf16(sBits));
         dv.setUint16(L.scaleOff + 2 * (t * L.groups + g), sBits, true);
-        for (let i = a0; i < a1; i++) putCode(out, codeRow, start + i, bits, clampCode(fround(fround(work[base + i] * inv) + c), 0, qmax));
+        for (let i = a0; i < a1; i++) {
+          if (!mids) { putCode(out, codeRow, start + i, bits, clampCode(fround(fround(work[base + i] * inv) + c), 0, qmax)); continue; }
+          const v = fround(work[base + i] * inv);
+          let q = 0;
+          for (let k = 0; k < mids.length; k++) if (v > mids[k]) q++;
+          putCode(out, codeRow, start + i, bits, q);
+        }
       }
     }
   }
@@ -100,7 +108,7 @@ export function decodeRotated(h: Header, L: Layout, bytes: Uint8Array, outliers:
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const blocks = rotBlocks(F, R), nb = blocks.length;
   const raw = rawBlockList(h, L, bytes);
-  const c = (2 ** bits - 1) / 2;
+  const c = (2 ** bits - 1) / 2, table = (h.flags & FLAG_LEVELS) !== 0 ? levels(bits) : null;
   const from16 = (h.flags & FLAG_OUTLIER_F16) !== 0 ? f32FromF16 : f32FromBf16;
   const row = new Float32Array(F);
   let r = 0;
@@ -117,7 +125,10 @@ export function decodeRotated(h: Header, L: Layout, bytes: Uint8Array, outliers:
       }
       for (let a0 = 0; a0 < width; a0 += G, g++) {
         const s = f32FromBf16(dv.getUint16(L.scaleOff + 2 * (t * L.groups + g), true));
-        for (let i = a0; i < Math.min(a0 + G, width); i++) row[start + i] = fround((getCode(bytes, codeRow, start + i, bits) - c) * s);
+        for (let i = a0; i < Math.min(a0 + G, width); i++) {
+          const q = getCode(bytes, codeRow, start + i, bits);
+          row[start + i] = table ? fround(table[q] * s) : fround((q - c) * s);
+        }
       }
       rotInverse(row, start, width);
     }

@@ -1,5 +1,6 @@
 // Codec names, parameters and the per-site context both encoder and decoder hold (docs/wire-format.md §2, §4).
-import { CodecId, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
+import { LEVEL_BITS } from './levels.js';
+import { CodecId, FLAG_LEVELS, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
 
 export interface CodecSpec {
   codec: CodecId; bits: number; groupSize: number; symmetric: boolean;
@@ -8,6 +9,7 @@ export interface CodecSpec {
   rotate?: number;         // codec 7: rotation block R (64 or 128)
   rotOutliers?: boolean;   // codec 7: calibrated 16-bit outlier features kept out of the rotation
   outlierKeep?: number;    // codec 7 with outliers, suffix -k<N>: keep N features in 16-bit instead of ⌊E · fraction⌋
+  levels?: boolean;        // codec 7, suffix -lm: Lloyd–Max levels (2–4 bits) instead of uniform ones
   rawRows?: boolean;       // static codecs: outlier-token rows sent raw in bf16 (§10), suffix -rows
 }
 
@@ -27,17 +29,18 @@ const GROUPS = [16, 32, 64, 128];
  */
 export function parseCodec(name: string): CodecSpec {
   const base = { bits: 0, groupSize: 0, symmetric: false, outlierF16: false, indicesOnWire: false };
-  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
+  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)(-lm)?((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
   if (r) { // codec 7 (§9): block-Hadamard rotation, dynamic symmetric per-group scales
     const bits = Number(r[3]), G = Number(r[4]), R = Number(r[2]);
     if (!INT_BITS.includes(bits)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
     if (!GROUPS.includes(G) || G > R) throw new Error(`codec "${name}": group size must be one of ${GROUPS.filter((g) => g <= R).join(', ')}`);
     const outlier = r[1] !== undefined;
-    if (!outlier && (r[5] || r[6])) throw new Error(`codec "${name}": -f16/-idx/-k apply to outlier- codecs only`);
-    const keep = r[6] === undefined ? undefined : Number(r[6]);
+    if (!outlier && (r[6] || r[7])) throw new Error(`codec "${name}": -f16/-idx/-k apply to outlier- codecs only`);
+    const keep = r[7] === undefined ? undefined : Number(r[7]), lm = r[5] !== undefined;
+    if (lm && !LEVEL_BITS.includes(bits)) throw new Error(`codec "${name}": Lloyd–Max levels (-lm) exist for ${LEVEL_BITS.join(', ')} bits`);
     if (keep !== undefined && !(keep >= 1 && keep <= 4096)) throw new Error(`codec "${name}": -k<N> keeps 1 … 4096 features in 16-bit`);
     return { ...base, codec: CodecId.Rotated, bits, groupSize: G, symmetric: true, rotate: R, rotOutliers: outlier,
-      outlierF16: r[5].includes('-f16'), indicesOnWire: r[5].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}) };
+      outlierF16: r[6].includes('-f16'), indicesOnWire: r[6].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}), ...(lm ? { levels: true } : {}) };
   }
   if (name === 'f32') return { ...base, codec: CodecId.F32, bits: 32 };
   if (name === 'bf16') return { ...base, codec: CodecId.BF16, bits: 16 };
@@ -60,7 +63,7 @@ export const hasOutliers = (s: CodecSpec): boolean => s.codec === CodecId.Outlie
 export const isFloat = (s: CodecSpec): boolean => s.codec <= CodecId.F16;
 
 export function flagsOf(s: CodecSpec): number {
-  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
+  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.levels ? FLAG_LEVELS : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
     (hasOutliers(s) && s.outlierF16 ? FLAG_OUTLIER_F16 : 0);
 }
 

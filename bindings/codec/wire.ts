@@ -17,6 +17,8 @@ export const ROW_MARGIN = 1;
 export const maxRawRows = (tokens: number): number => Math.ceil(tokens / 16);
 /** Codec 7 only: the rotation block R is 128 (else 64). */
 export const FLAG_ROT128 = 8;
+/** Codec 7 only, 2–4 bits: Lloyd–Max levels for a Gaussian instead of uniform ones (§9, `-lm`; levels.ts). */
+export const FLAG_LEVELS = 32;
 
 /** Codec 7 (§9): a row of F features is cut into R-blocks, then the rest into descending powers of two. */
 export function rotBlocks(F: number, R: number): { start: number; width: number }[] {
