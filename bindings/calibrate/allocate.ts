@@ -8,7 +8,7 @@
 import { Engine } from '../engine.js';
 import { SiteProfile } from '../tp/allreduce.js';
 import { wireBytes } from '../tp/cost.js';
-import { kl, logSoftmax } from '../eval/metrics.js';
+import { logSoftmax } from '../eval/metrics.js';
 import { parseCommMode } from './plan.js';
 
 /** What calibrate --bits stores in the profile, and what --comm best runs. */
@@ -84,8 +84,12 @@ export async function measureSensitivity(engine: Engine, sequences: number[][], 
     const ids = sequences[q];
     await engine.setComm(null); engine.reset();
     const exact = await engine.forward(ids, true), R = ids.length;
-    const exactLp = new Float32Array(R * V);
-    for (let r = 0; r < R; r++) { logSoftmax(exact.logits.subarray(r * V, (r + 1) * V), lp); exactLp.set(lp, r * V); }
+    // exact log-probabilities and probabilities once per sequence: the KL of each site then needs one exp pass, not two
+    const exactLp = new Float32Array(R * V), exactP = new Float32Array(R * V);
+    for (let r = 0; r < R; r++) {
+      logSoftmax(exact.logits.subarray(r * V, (r + 1) * V), lp); exactLp.set(lp, r * V);
+      for (let v = 0; v < V; v++) exactP[r * V + v] = Math.exp(lp[v]);
+    }
     for (let site = 0; site < n; site++) {
       const siteModes = Array.from({ length: n }, (_, i) => (i === site ? mode : 'exact'));
       await engine.setComm({ mode, siteModes, algorithm: 'all-gather', fraction, sites });
@@ -93,8 +97,9 @@ export async function measureSensitivity(engine: Engine, sequences: number[][], 
       const out = await engine.forward(ids, true);
       for (let r = 0; r < R; r++) {
         logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
-        for (let v = 0; v < V; v++) lp[v] = exactLp[r * V + v];
-        sum[site] += kl(lp, lq);
+        let k = 0;
+        for (let v = 0, o = r * V; v < V; v++, o++) if (exactP[o] > 0) k += exactP[o] * (exactLp[o] - lq[v]);
+        sum[site] += Math.max(0, k); // as eval/metrics.ts kl()
       }
       say(`sensitivity: sequence ${q + 1}/${sequences.length}, site ${site + 1}/${n}`);
     }
