@@ -41,7 +41,12 @@ Regenerate: \`node --import tsx scripts/probe-frontier.ts\` (reads docs/results/
 them: [frontier/commands.md](frontier/commands.md)). Intervals in brackets: 95 % bootstrap (2000 resamples; perplexity, KL and
 top-1 over the 4 token windows, task scores over items, "% of exact" paired with exact's outcomes on the same items).
 
-${runs.map((r) => `### ${r.model} TP ${r.tp}: ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; profile ${r.profile?.split('/').pop() ?? 'none'}\n\n${markdownTable([r])}\n`).join('\n')}
+Per-site allocation (\`best:B\`): the \`*-best-lm.json\` runs allocate over six codec families (rotation without outliers,
+with 2 and with E/64 16-bit features, each with uniform and with Lloyd–Max levels); \`kl-smollm2-tp3-best.json\`,
+\`kl-smollm2-tp3-best-s3.json\` (sensitivities from 3 sequences) and \`kl-gemma3-tp*.json\` were made before the
+Lloyd–Max families existed (three uniform families).
+
+${runs.map((r, i) => `### ${r.model} TP ${r.tp} (${files[i]}): ${Object.entries(r.items).map(([k, v]) => `${k} ${v}`).join(', ')}; profile ${r.profile?.split('/').pop() ?? 'none'}\n\n${markdownTable([r])}\n`).join('\n')}
 
 ## Wire bits/value per message size (on the link: encoder output with the 8-byte compact header of wire-format §11)
 
