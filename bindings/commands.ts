@@ -53,6 +53,11 @@ export interface CalibrationOptions {
 }
 
 export const DEFAULT_BUDGET = 4.25;
+/**
+ * Sensitivity sequences when `best` meets a profile without them: one, so a first `npm start` stays short (six families
+ * × 60 sites ≈ 5 minutes for SmolLM2 at TP 2 on 2 cores); `calibrate --bits` takes 2 by default (less noise).
+ */
+const FIRST_USE_SEQUENCES = 1;
 
 /** The calibration sequences: windows of the calibration part of the text (fixed seed: the same for every run). */
 const calibrationSequences = async (engine: Engine, text: string | undefined, tokens: number, count: number) => {
@@ -98,7 +103,7 @@ export async function bestSiteModes(engine: Engine, mode: CommMode, prof: { prof
   const p = prof.profile;
   if (!p.allocation || p.allocation.families.join() !== BEST_FAMILIES.join()) {
     say(`${mode.name}: the profile has no per-site sensitivities yet: measuring them once (calibrate --bits does this up front)\n`);
-    const { seqs } = await calibrationSequences(engine, p.calibration.text?.file, p.calibration.tokensPerSequence, 2);
+    const { seqs } = await calibrationSequences(engine, p.calibration.text?.file, p.calibration.tokensPerSequence, FIRST_USE_SEQUENCES);
     await addAllocation(engine, p, seqs, DEFAULT_BUDGET, say); // `best` alone then means the default budget
     await (await import('node:fs/promises')).writeFile(prof.path, JSON.stringify(p));
   }

@@ -71,6 +71,8 @@ export interface ContextOptions { outliers?: ArrayLike<number>; scale?: ArrayLik
 
 export function makeContext(spec: CodecSpec, features: number, opts: ContextOptions = {}): CodecContext {
   if (!Number.isInteger(features) || features < 1) throw new Error(`features must be a positive integer, got ${features}`);
+  // every context is made here, so the kernels never meet a level table for a width that has none
+  if (spec.levels && (spec.codec !== CodecId.Rotated || !LEVEL_BITS.includes(spec.bits))) throw new Error(`Lloyd–Max levels need codec 7 at ${LEVEL_BITS.join(', ')} bits`);
   const outliers = Uint32Array.from(hasOutliers(spec) ? opts.outliers ?? [] : []);
   const isOutlier = new Uint8Array(features);
   for (let i = 0; i < outliers.length; i++) {
