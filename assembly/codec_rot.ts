@@ -11,13 +11,16 @@ const LM2 = memory.data<u32>([0xbf800000, 0xbe997dd5, 0x3e997dd5, 0x3f800000]);
 const LM3 = memory.data<u32>([0xbf800000, 0xbf1fde80, 0xbeb3ddbd, 0xbde94149, 0x3de94149, 0x3eb3ddbd, 0x3f1fde80, 0x3f800000]);
 const LM4 = memory.data<u32>([0xbf800000, 0xbf41d4de, 0xbf1796ed, 0xbeeb5ef0, 0xbeb09332, 0xbe762031, 0xbe116f3d, 0xbd4076b7,
   0x3d4076b7, 0x3e116f3d, 0x3e762031, 0x3eb09332, 0x3eeb5ef0, 0x3f1796ed, 0x3f41d4de, 0x3f800000]);
-const MIDS = memory.data(64); // decision thresholds of the current call: (l[k] + l[k+1]) · 0.5 in f32
+// Decision thresholds (l[k] + l[k+1]) · 0.5 in f32, one region per width, filled on use: a thread sharing this memory
+// that encodes another width at the same time never sees them change, and refilling writes the same values.
+const MID2 = memory.data(16), MID3 = memory.data(32), MID4 = memory.data(64);
 @inline function levelTable(bits: i32): usize { return bits == 2 ? LM2 : bits == 3 ? LM3 : LM4; }
+@inline function thresholdTable(bits: i32): usize { return bits == 2 ? MID2 : bits == 3 ? MID3 : MID4; }
 
-/** Code of v under -lm: how many thresholds are < v (nl − 1 of them at MIDS). */
-@inline function lmCount(v: v128, nm: i32): v128 {
+/** Code of v under -lm: how many of the nm thresholds at `mids` are < v. */
+@inline function lmCount(v: v128, mids: usize, nm: i32): v128 {
   let q = i32x4.splat(0);
-  for (let k = 0; k < nm; k++) q = i32x4.sub(q, f32x4.gt(v, v128.load32_splat(MIDS + (<usize>k << 2))));
+  for (let k = 0; k < nm; k++) q = i32x4.sub(q, f32x4.gt(v, v128.load32_splat(mids + (<usize>k << 2))));
   return q;
 }
 
@@ -110,7 +113,8 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
   const to16F16 = (flags & OUT_F16) != 0;
   const vc = f32x4.splat(c), vlo = f32x4.splat(0), vhi = f32x4.splat(<f32>qmax), bias = i32x4.splat(0x4b400000);
   const lm = (flags & LEVELS) != 0, nm = qmax; // -lm: qmax thresholds between qmax + 1 levels
-  if (lm) { const T = levelTable(bits); for (let k = 0; k < nm; k++) store<f32>(MIDS + (<usize>k << 2), (load<f32>(T + (<usize>k << 2)) + load<f32>(T + (<usize>(k + 1) << 2))) * 0.5); }
+  const mids = thresholdTable(bits);
+  if (lm) { const T = levelTable(bits); for (let k = 0; k < nm; k++) store<f32>(mids + (<usize>k << 2), (load<f32>(T + (<usize>k << 2)) + load<f32>(T + (<usize>(k + 1) << 2))) * 0.5); }
   let X = 0, blockId = 0;
   for (let t = 0; t < tokens; t++) {
     const row = src + (<usize>(t * F) << 2);
@@ -148,14 +152,14 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
         if (lm) {
           for (; i + 16 <= n; i += 16) {
             const r = q + (<usize>i << 2);
-            const q0 = lmCount(f32x4.mul(v128.load(r), vinv), nm), q1 = lmCount(f32x4.mul(v128.load(r, 16), vinv), nm);
-            const q2 = lmCount(f32x4.mul(v128.load(r, 32), vinv), nm), q3 = lmCount(f32x4.mul(v128.load(r, 48), vinv), nm);
+            const q0 = lmCount(f32x4.mul(v128.load(r), vinv), mids, nm), q1 = lmCount(f32x4.mul(v128.load(r, 16), vinv), mids, nm);
+            const q2 = lmCount(f32x4.mul(v128.load(r, 32), vinv), mids, nm), q3 = lmCount(f32x4.mul(v128.load(r, 48), vinv), mids, nm);
             v128.store(cq + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
           }
           for (; i < n; i++) {
             const v = load<f32>(q + (<usize>i << 2)) * inv;
             let k = 0;
-            for (let m = 0; m < nm; m++) if (v > load<f32>(MIDS + (<usize>m << 2))) k++;
+            for (let m = 0; m < nm; m++) if (v > load<f32>(mids + (<usize>m << 2))) k++;
             store<u8>(cq + i, <u8>k);
           }
           continue;
