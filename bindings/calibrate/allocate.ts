@@ -8,7 +8,7 @@
 import { Engine } from '../engine.js';
 import { SiteProfile } from '../tp/allreduce.js';
 import { wireBytes } from '../tp/cost.js';
-import { logSoftmax } from '../eval/metrics.js';
+import { klGivenP, logSoftmax } from '../eval/metrics.js';
 import { parseCommMode } from './plan.js';
 
 /** What calibrate --bits stores in the profile, and what --comm best runs. */
@@ -97,9 +97,7 @@ export async function measureSensitivity(engine: Engine, sequences: number[][], 
       const out = await engine.forward(ids, true);
       for (let r = 0; r < R; r++) {
         logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
-        let k = 0;
-        for (let v = 0, o = r * V; v < V; v++, o++) if (exactP[o] > 0) k += exactP[o] * (exactLp[o] - lq[v]);
-        sum[site] += Math.max(0, k); // as eval/metrics.ts kl()
+        sum[site] += klGivenP(exactP.subarray(r * V, (r + 1) * V), exactLp.subarray(r * V, (r + 1) * V), lq);
       }
       say(`sensitivity: sequence ${q + 1}/${sequences.length}, site ${site + 1}/${n}`);
     }

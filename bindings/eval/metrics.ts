@@ -15,6 +15,13 @@ export function kl(logp: Float64Array, logq: Float64Array): number {
   return Math.max(0, k);
 }
 
+/** kl() with the probabilities p = exp(logp) given (computed once when one p is compared with many q). */
+export function klGivenP(p: ArrayLike<number>, logp: ArrayLike<number>, logq: Float64Array): number {
+  let k = 0;
+  for (let i = 0; i < logq.length; i++) if (p[i] > 0) k += p[i] * (logp[i] - logq[i]);
+  return Math.max(0, k);
+}
+
 /** Index of the largest value (first on ties). */
 export function argmax(x: ArrayLike<number>): number {
   let b = 0;
