@@ -6,7 +6,7 @@ import {
 } from './codec_lanes';
 import { encodeRot } from './codec_rot';
 import {
-  coded, codeOff, excEntry, ROT, RAW_ROWS, ROW_MARGIN, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_INV_PTR, CX_ISOUT_PTR,
+  coded, codeOff, excEntry, ENTROPY, ROT, RAW_ROWS, ROW_MARGIN, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_INV_PTR, CX_ISOUT_PTR,
   CX_MIN_PTR, CX_OUTLIER_PTR, CX_OUTLIERS, E_CAP, excOff, F16, F32, groups, HEADER, IDX_ON_WIRE, idxOff, INT_GROUP, INT_STATIC,
   isNonFinite, layout, minOff, OUT_F16, OUT_GROUP, OUT_STATIC, rowBytes, scaleOff, scratchBytes, SYM, valOff, writeHeader,
 } from './codec_layout';
@@ -29,7 +29,8 @@ export function encode(ctx: usize, src: usize, tokens: i32, dst: usize, dstCap: 
     const total = encodeRot(ctx, src, tokens, bits, G, flags, F, O, dst, dstCap, scratch);
     if (total == 0) return encodeFloat(F32, src, tokens, F, dst, dstCap);
     if (total < 0) return total;
-    writeHeader(dst, codec, bits, flags, G, tokens, F, O, <i32>((<i64>total - excOff) / excEntry), total);
+    // -ec blocks have no raw blocks (§12): what follows codeOff is the stream
+    writeHeader(dst, codec, bits, flags, G, tokens, F, O, (flags & ENTROPY) != 0 ? 0 : <i32>((<i64>total - excOff) / excEntry), total);
     return total;
   }
   if (excOff > <i64>dstCap) return E_CAP;

@@ -1,10 +1,12 @@
 // SIMD codec kernel, decode side: bytes → f32 (decode) or += f32 (decode-accumulate, the all-reduce's inner loop).
 // Validates every header field against the context before it writes anything (docs/wire-format.md §1).
 import { checkRaw, decodeRot } from './codec_rot';
+import { ecRead, ecReadBegin, ecReadEnd } from './codec_ec';
+import { EC_MAX_LEN } from './codec_ec_tables';
 import { codeAt, fromBf16, fromF16Lanes, fromF16Scalar, unpack16 } from './codec_lanes';
 import {
   coded, codeOff, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_ISOUT_PTR, CX_MIN_PTR, CX_OUTLIER_PTR,
-  CX_OUTLIERS, CX_SCALE_PTR, excEntry, ROT, RAW_ROWS, E_CAP, E_CONTEXT, E_EXC, E_HEADER, E_MAGIC, E_OUTLIER, E_TRUNC, E_VERSION, excOff, F16,
+  CX_OUTLIERS, CX_SCALE_PTR, ENTROPY, excEntry, ROT, RAW_ROWS, E_CAP, E_CONTEXT, E_EXC, E_HEADER, E_MAGIC, E_OUTLIER, E_TRUNC, E_VERSION, excOff, F16,
   F32, groups, HEADER, idxOff, IDX_ON_WIRE, INT_STATIC, layout, MAGIC, minOff, OUT_F16, OUT_GROUP, OUT_STATIC,
   rowBytes, scaleOff, scratchBytes, SYM, valOff,
 } from './codec_layout';
@@ -40,7 +42,9 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
   const W = <u32>load<u16>(src + 10); // §10 raw rows
   if (W > 0 && ((flags & RAW_ROWS) == 0 || W > tokens)) return E_HEADER;
   const rawOff = excOff + <i64>X * excEntry, rawVals = rawOff + <i64>W * 4;
-  const end = rawVals + <i64>W * <i64>F * 2;
+  const ec = codec == ROT && (flags & ENTROPY) != 0; // §12: no raw blocks; the stream runs from codeOff to the end
+  const end = ec ? <i64>total : rawVals + <i64>W * <i64>F * 2;
+  if (ec && (X != 0 || <i64>total < codeOff || <i64>total > codeOff + ((n64 * EC_MAX_LEN + 7) >> 3))) return E_HEADER;
   if (<i64>total != end) return E_HEADER;
   if (end > <i64>srcLen) return E_TRUNC;
   if (n64 > <i64>dstCap) return E_CAP;
@@ -62,6 +66,11 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
   }
   if (codec == ROT) {
     if (checkRaw(src, X, tokens, F, flags) != 0) return E_EXC;
+    if (ec) { // the whole stream is walked (and checked) before anything is written
+      ecReadBegin(src + <usize>codeOff, <i64>total - codeOff, bits);
+      if (!ecRead(0, <i32>n64)) return E_TRUNC; // a code runs past the stream
+      if (!ecReadEnd()) return E_HEADER;        // bytes left over, or padding bits not 0
+    }
     decodeRot(src, <i32>tokens, bits, G, flags, F, <i32>O, X, oPtr, dst, acc, scratch);
     return <i32>tokens;
   }

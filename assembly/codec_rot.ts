@@ -2,8 +2,9 @@
 // 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts:
 // every butterfly is the same f32 add or subtract of the same two operands, in the same stage order.
 import { bf16Up, codeAt, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
+import { ecM, ecRead, ecReadBegin, ecWrite, ecWriteBegin, ecWriteEnd } from './codec_ec';
 import {
-  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
+  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, ENTROPY, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
 } from './codec_layout';
 
 // Lloyd–Max levels of the -lm variant (§9), f32 bit patterns: the same as bindings/codec/levels.ts.
@@ -80,6 +81,15 @@ function rotInverse(p: usize, w: i32): void {
   for (; i < w; i++) { const q = p + (<usize>i << 2); store<u32>(q, reinterpret<u32>(load<f32>(q) * r) ^ signBit(i)); }
 }
 
+/** 16 byte codes → (q − c) · s at r (16 f32). */
+@inline function dequant16(cc: v128, r: usize, vc: v128, vs: v128): void {
+  const lo = i16x8.extend_low_i8x16_u(cc), hi = i16x8.extend_high_i8x16_u(cc);
+  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)), vc), vs));
+  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), vc), vs), 16);
+  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), vc), vs), 32);
+  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), vc), vs), 48);
+}
+
 /** max |x| over n values at p (n ≥ 0); NaN-free input. */
 function absMax(p: usize, n: i32): f32 {
   let v = f32x4.splat(0), i = 0;
@@ -107,7 +117,9 @@ function inLimit(p: usize, n: i32): bool {
 export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32, flags: i32, F: i32, O: i32,
                           dst: usize, dstCap: i32, scratch: usize): i32 {
   const R = rotBlock(flags), oPtr = load<usize>(ctx + CX_OUTLIER_PTR), isOut = load<usize>(ctx + CX_ISOUT_PTR);
-  const qmax = (1 << bits) - 1, c = <f32>qmax * 0.5;
+  const ec = (flags & ENTROPY) != 0; // §12: 2M + 1 levels, zero included, Huffman-coded after the scales
+  const qmax = ec ? 2 * ecM(bits) : (1 << bits) - 1, c = <f32>qmax * 0.5;
+  if (ec) ecWriteBegin(dst + <usize>codeOff, <i64>dstCap - codeOff, bits);
   const work = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
   const f32Size = <i64>HEADER + (<i64>tokens * <i64>F << 2);
   const to16F16 = (flags & OUT_F16) != 0;
@@ -132,6 +144,7 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
       const p = work + (<usize>a << 2);
       rotForward(p, w);
       if (!inLimit(p, w)) {
+        if (ec) return 0; // §12: a block with NaN/Inf (or a butterfly overflow) goes as f32 whole
         X++;
         const end = excOff + <i64>X * excEntry;
         if (end > f32Size) return 0;
@@ -181,6 +194,7 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
       a += w; blockId++;
       if (w < R) w >>>= 1;
     }
+    if (ec) { if (!ecWrite(codes8, F)) return -7; continue; }
     // Pack the row's byte codes (§5), padded with zero codes to whole chunks of 8.
     const codes = dst + <usize>(codeOff + <i64>t * rowBytes);
     let j = 0;
@@ -191,6 +205,7 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
       packScalar(codes8 + j, padded, bits, codes + <usize>((j >>> 3) * bits));
     }
   }
+  if (ec) { const len = ecWriteEnd(); return len < 0 ? -7 : <i32>(codeOff + len); }
   return <i32>(excOff + <i64>X * excEntry); // total; the caller writes the header
 }
 
@@ -213,14 +228,17 @@ function rotBlockCountOf(F: i32, R: i32): i32 {
 /** Decode a validated codec 7 block: per block dequantize, inverse-rotate, patch outliers, store or add. */
 export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32, F: i32, O: i32, X: u32, oPtr: usize,
                           dst: usize, acc: bool, scratch: usize): void {
-  const R = rotBlock(flags), c = <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
-  const rowbuf = scratch, tmp = scratch + <usize>scratchBytes(F) - 16;
+  const ec = (flags & ENTROPY) != 0; // §12: byte codes from the (already checked) Huffman stream, row by row
+  const R = rotBlock(flags), c = ec ? <f32>ecM(bits) : <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
+  const rowbuf = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
+  if (ec) ecReadBegin(src + <usize>codeOff, <i64>load<u32>(src + 28) - codeOff, bits);
   const lm = (flags & LEVELS) != 0, T = levelTable(bits);
   const f16vals = (flags & OUT_F16) != 0;
   let e: u32 = 0, blockId: u32 = 0;
   let nextRaw: u32 = X > 0 ? load<u32>(src + <usize>excOff) : 0xffffffff;
   for (let t = 0; t < tokens; t++) {
     const codes = src + <usize>(codeOff + <i64>t * rowBytes), scales = src + <usize>(scaleOff + <i64>t * groups * 2);
+    if (ec) ecRead(codes8, F);
     let g = 0, a = 0;
     for (let w = R; w >= 1; ) {
       if (a + w > F) { w >>>= 1; continue; }
@@ -235,6 +253,14 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
           const n = min(G, w - a0), s = fromBf16(<u32>load<u16>(scales + (<usize>g << 1))), vs = f32x4.splat(s);
           const q = p + (<usize>a0 << 2);
           let i = 0;
+          if (ec) {
+            const cq = codes8 + <usize>(a + a0);
+            for (; i + 16 <= n; i += 16) {
+              dequant16(v128.load(cq + i), q + (<usize>i << 2), vc, vs);
+            }
+            for (; i < n; i++) store<f32>(q + (<usize>i << 2), (<f32>load<u8>(cq + i) - c) * s);
+            continue;
+          }
           if (lm) { // a level table: one load per code
             for (; i + 16 <= n; i += 16) {
               v128.store(tmp, unpack16(codes + <usize>(((a + a0 + i) >>> 3) * bits), bits, tmp));
@@ -245,13 +271,7 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
             continue;
           }
           for (; i + 16 <= n; i += 16) {
-            const cc = unpack16(codes + <usize>(((a + a0 + i) >>> 3) * bits), bits, tmp);
-            const lo = i16x8.extend_low_i8x16_u(cc), hi = i16x8.extend_high_i8x16_u(cc);
-            const r = q + (<usize>i << 2);
-            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)), vc), vs));
-            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), vc), vs), 16);
-            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), vc), vs), 32);
-            v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), vc), vs), 48);
+            dequant16(unpack16(codes + <usize>(((a + a0 + i) >>> 3) * bits), bits, tmp), q + (<usize>i << 2), vc, vs);
           }
           for (; i < n; i++) store<f32>(q + (<usize>i << 2), (<f32>codeAt(codes, a + a0 + i, bits) - c) * s);
         }

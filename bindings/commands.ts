@@ -54,8 +54,8 @@ export interface CalibrationOptions {
 
 export const DEFAULT_BUDGET = 4.25;
 /**
- * Sensitivity sequences when `best` meets a profile without them: one, so a first `npm start` stays short (six families
- * × 60 sites ≈ 5 minutes for SmolLM2 at TP 2 on 2 cores); `calibrate --bits` takes 2 by default (less noise).
+ * Sensitivity sequences when `best` meets a profile without them: one, so a first `npm start` stays short (three
+ * families × 60 sites ≈ 3 minutes for SmolLM2 at TP 2 on 2 cores); `calibrate --bits` takes 2 by default (less noise).
  */
 const FIRST_USE_SEQUENCES = 1;
 
@@ -87,10 +87,13 @@ export async function addAllocation(engine: Engine, profile: Profile, seqs: numb
   const probe = 4, old = profile.allocation;
   // families the profile already measured on the same sequences keep their sensitivities (a new family adds only itself)
   const same = old && old.probeBits === probe && old.calibration.sequences === seqs.length && old.calibration.tokens === (seqs[0]?.length ?? 0);
-  const sensitivity: Record<string, number[]> = {};
-  for (const f of BEST_FAMILIES)
-    sensitivity[f] = same && old.sensitivity[f] ? old.sensitivity[f] : await measureSensitivity(engine, seqs, f, probe, sites, profile.fraction, (m) => say(`${f} ${m}`));
-  profile.allocation = makeAllocation(sensitivity, probe, budget, engine.cfg.hidden, profile.fraction, { sequences: seqs.length, tokens: seqs[0]?.length ?? 0 });
+  const sensitivity: Record<string, number[]> = {}, bits: Record<string, number[]> = {};
+  for (const f of BEST_FAMILIES) {
+    const kept = same ? old.sensitivity[f] : undefined, keptBits = same ? old.probeWireBits?.[f] : undefined;
+    if (kept && keptBits) { sensitivity[f] = kept; bits[f] = keptBits; continue; }
+    ({ kl: sensitivity[f], bits: bits[f] } = await measureSensitivity(engine, seqs, f, probe, sites, profile.fraction, (m) => say(`${f} ${m}`)));
+  }
+  profile.allocation = makeAllocation(sensitivity, probe, budget, engine.cfg.hidden, profile.fraction, { sequences: seqs.length, tokens: seqs[0]?.length ?? 0 }, 128, bits);
   const a = profile.allocation;
   say(`per-site allocation at ${budget} bits/value: ${a.wireBits.toFixed(3)} bits/value on the wire, modelled KL ${a.predictedKL.toFixed(4)}\n`);
 }
@@ -103,13 +106,15 @@ export async function bestSiteModes(engine: Engine, mode: CommMode, prof: { prof
   const p = prof.profile;
   if (!p.allocation || p.allocation.families.join() !== BEST_FAMILIES.join()) {
     say(`${mode.name}: the profile has no per-site sensitivities yet: measuring them once (calibrate --bits does this up front)\n`);
-    const { seqs } = await calibrationSequences(engine, p.calibration.text?.file, p.calibration.tokensPerSequence, FIRST_USE_SEQUENCES);
+    // a profile measured for other families keeps its sequence count, so the families it has keep their sensitivities
+    const count = p.allocation?.calibration.sequences ?? FIRST_USE_SEQUENCES;
+    const { seqs } = await calibrationSequences(engine, p.calibration.text?.file, p.calibration.tokensPerSequence, count);
     await addAllocation(engine, p, seqs, DEFAULT_BUDGET, say); // `best` alone then means the default budget
     await (await import('node:fs/promises')).writeFile(prof.path, JSON.stringify(p));
   }
   const a = p.allocation!;
   if (mode.best === null || mode.best === undefined || mode.best === a.budget) return a.siteModes;
-  return makeAllocation(a.sensitivity, a.probeBits, mode.best, engine.cfg.hidden, p.fraction, a.calibration, a.rows).siteModes;
+  return makeAllocation(a.sensitivity, a.probeBits, mode.best, engine.cfg.hidden, p.fraction, a.calibration, a.rows, a.probeWireBits).siteModes;
 }
 
 /** The communication `run` and `serve` set: calibrated modes load (or make) the profile, `best` takes its per-site modes. */

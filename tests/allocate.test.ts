@@ -55,6 +55,13 @@ test('modelled wire bits equal what the encoder writes, less what the compact he
     assert.equal(modeWireBits(mode, E, rows, 1 / 64), (8 * (bytes.length - COMPACT_SKIP)) / (rows * E), mode);
   }
   assert.equal(modeWireBits('exact', E, rows, 1 / 64), 32);
+  // entropy-coded streams (-ec, wire-format §12) vary with the data: modelled at the table's Gaussian mean length
+  for (const mode of ['rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot128-int7-g128-ec']) {
+    const bytes = encodeRotated(contextFor(parseCommMode(mode), E, r, 1 / 64), x, rows)!;
+    const got = (8 * (bytes.length - COMPACT_SKIP)) / (rows * E), model = modeWireBits(mode, E, rows, 1 / 64);
+    assert.ok(Math.abs(got - model) < 0.05, `${mode}: ${got} bits sent, ${model} modelled`);
+  }
+  assert.ok(Math.abs(errorPower(3, 4, true) - (10 / 5) ** 2) < 1e-12);
   assert.equal(familyMode('rot128-int*-g128', 5), 'rot128-int5-g128');
   assert.equal(familyMode('rot128-int*-g128', 32), 'exact');
 });
@@ -103,7 +110,8 @@ test('per-site modes run in the shards: all exact is bitwise exact; a sensitivit
     const dir = mkdtempSync(`${tmpdir()}/lbtp-alloc-`), path = `${dir}/p.json`;
     writeFileSync(path, JSON.stringify(profile));
     const cfg = (await commConfigFor(e, 'smollm2', 'best:5.25', 'all-gather', path, () => {}))!;
-    assert.deepEqual(cfg.siteModes, makeAllocation(a.sensitivity, a.probeBits, 5.25, e.cfg.hidden, 1 / 64, a.calibration).siteModes);
+    assert.deepEqual(cfg.siteModes, makeAllocation(a.sensitivity, a.probeBits, 5.25, e.cfg.hidden, 1 / 64, a.calibration, a.rows, a.probeWireBits).siteModes);
+    for (const f of BEST_FAMILIES) assert.ok(a.probeWireBits![f].every((b) => b > 3 && b < 5), `${f}: measured bits ${a.probeWireBits![f].slice(0, 4)}`);
     assert.deepEqual((await commConfigFor(e, 'smollm2', 'best', 'all-gather', path, () => {}))!.siteModes, a.siteModes);
     await e.setComm(cfg);
     e.reset(); const best = await e.forward(seqs[1], true);

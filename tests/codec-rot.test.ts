@@ -91,7 +91,7 @@ test('§9 rotation lowers the error of int4 on activations with outlier features
 
 test('§9 SIMD = reference on odd shapes and outlier sets, random and adversarial values', () => {
   const names = ['rot64-int4-g16', 'rot128-int4-g64', 'rot128-int3-g128', 'outlier-rot128-int4-g32-f16', 'outlier-rot64-int2-g64-idx', 'rot128-int8-g128',
-    'rot128-int4-g128-lm', 'rot64-int3-g16-lm', 'outlier-rot64-int2-g64-lm-idx'];
+    'rot128-int4-g128-lm', 'rot64-int3-g16-lm', 'outlier-rot64-int2-g64-lm-idx', 'rot128-int4-g128-ec', 'rot64-int3-g16-ec', 'outlier-rot64-int6-g64-ec-idx'];
   fc.assert(fc.property(fc.constantFrom(...names), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 4 }), fc.nat(100), (name, F, T, seed) => {
     const spec = parseCodec(name), g = gauss(seed);
     const outliers = spec.rotOutliers ? [...new Set([seed % F, (seed * 7) % F, F - 1])].sort((a, b) => a - b) : [];

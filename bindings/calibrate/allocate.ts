@@ -10,6 +10,7 @@ import { SiteProfile } from '../tp/allreduce.js';
 import { wireBytes } from '../tp/cost.js';
 import { klGivenP, logSoftmax } from '../eval/metrics.js';
 import { parseCommMode } from './plan.js';
+import { EC_TABLES } from '../codec/entropy-tables.js';
 
 /** What calibrate --bits stores in the profile, and what --comm best runs. */
 export interface Allocation {
@@ -18,13 +19,15 @@ export interface Allocation {
   rows: number;
   probeBits: number;
   sensitivity: Record<string, number[]>; // [family][site] mean KL (nat/token) with only this site at probeBits
+  /** [family][site] wire bits/value that site sent at probeBits on the calibration sequences (entropy-coded sizes vary with the data) */
+  probeWireBits?: Record<string, number[]>;
   siteModes: string[];   // [site] the mode each site runs (`exact`: f32)
   wireBits: number;      // mean wire bits/value of the allocation (≤ budget)
   predictedKL: number;   // sum over sites of the modelled KL: an additive model, checked against eval
   calibration: { sequences: number; tokens: number };
 }
 
-export const MENU = [2, 3, 4, 5, 6, 8, 32];
+export const MENU = [2, 3, 4, 5, 6, 7, 8, 32];
 
 export function familyMode(family: string, bits: number): string {
   if (!family.includes('*')) throw new Error(`codec family "${family}" needs a * where the bit width goes (e.g. rot128-int*-g128)`);
@@ -34,8 +37,12 @@ export function familyMode(family: string, bits: number): string {
 /** Wire bits per value of one site's message of `rows` rows × E features on the link (compact header; no exceptions). */
 export const modeWireBits = (mode: string, E: number, rows: number, fraction: number): number => (8 * wireBytes(mode, rows, E, fraction)) / (rows * E);
 
-/** Relative error power of a b-bit uniform code against the probe width: (step(b) / step(probe))², step ∝ 1/(2^b − 1). */
-export const errorPower = (bits: number, probe: number): number => (bits >= 32 ? 0 : ((2 ** probe - 1) / (2 ** bits - 1)) ** 2);
+/**
+ * Relative error power of a b-bit code against the probe width: (step(b) / step(probe))², step ∝ 1/(2^b − 1) for
+ * 2^b levels, ∝ 1/M(b) for the 2M + 1 levels of an entropy-coded family (-ec, wire-format §12).
+ */
+export const errorPower = (bits: number, probe: number, entropy = false): number =>
+  (bits >= 32 ? 0 : entropy ? (EC_TABLES[probe].M / EC_TABLES[bits].M) ** 2 : ((2 ** probe - 1) / (2 ** bits - 1)) ** 2);
 
 /** One choice for one site: its mode, wire bits/value and modelled KL. */
 export interface SiteOption { mode: string; cost: number; kl: number }
@@ -72,13 +79,14 @@ export function allocate(options: SiteOption[][], budget: number): { choice: num
 }
 
 /**
- * Sensitivity of every site: mean KL (nat/token) against exact when only that site runs `family` at `probe` bits.
- * Sequences outer, sites inner, so only one sequence's exact log-probabilities are held at a time.
+ * Sensitivity of every site: mean KL (nat/token) against exact when only that site runs `family` at `probe` bits, and
+ * the wire bits/value the site sent doing so. Sequences outer, sites inner, so only one sequence's exact
+ * log-probabilities are held at a time.
  */
 export async function measureSensitivity(engine: Engine, sequences: number[][], family: string, probe: number, sites: SiteProfile[], fraction: number,
-                                         say: (m: string) => void = () => {}): Promise<number[]> {
+                                         say: (m: string) => void = () => {}): Promise<{ kl: number[]; bits: number[] }> {
   const n = 2 * engine.cfg.layers, V = engine.cfg.vocab, mode = familyMode(family, probe);
-  const sum = new Float64Array(n), lq = new Float64Array(V), lp = new Float64Array(V);
+  const sum = new Float64Array(n), lq = new Float64Array(V), lp = new Float64Array(V), bytes = new Float64Array(n), values = new Float64Array(n);
   let rows = 0;
   for (let q = 0; q < sequences.length; q++) {
     const ids = sequences[q];
@@ -95,6 +103,8 @@ export async function measureSensitivity(engine: Engine, sequences: number[][], 
       await engine.setComm({ mode, siteModes, algorithm: 'all-gather', fraction, sites });
       engine.reset();
       const out = await engine.forward(ids, true);
+      // every site all-reduces the same number of values and the n − 1 exact ones send 32 bits each: the rest is this site's
+      bytes[site] += out.bytesSent - (4 * out.valuesSent * (n - 1)) / n; values[site] += out.valuesSent / n;
       for (let r = 0; r < R; r++) {
         logSoftmax(out.logits.subarray(r * V, (r + 1) * V), lq);
         sum[site] += klGivenP(exactP.subarray(r * V, (r + 1) * V), exactLp.subarray(r * V, (r + 1) * V), lq);
@@ -104,27 +114,35 @@ export async function measureSensitivity(engine: Engine, sequences: number[][], 
     rows += R;
   }
   await engine.setComm(null);
-  return Array.from(sum, (s) => s / rows);
+  return { kl: Array.from(sum, (s) => s / rows), bits: Array.from(bytes, (b, i) => (8 * b) / values[i]) };
 }
 
-/** Widths a family does not have (Lloyd–Max levels above 4 bits) are left out of its menu. */
+/** Widths a family does not have (Lloyd–Max levels above 4 bits, entropy-coded ones above 7) are left out of its menu. */
 const validMode = (mode: string): boolean => { try { parseCommMode(mode); return true; } catch { return false; } };
 
-/** Per family, each site's sensitivity at the probe width → every site's menu (each family at every width, and exact). */
-export function siteOptions(sensitivity: Record<string, number[]>, probe: number, E: number, fraction: number, rows = 128, menu = MENU): SiteOption[][] {
+/**
+ * Per family, each site's sensitivity at the probe width → every site's menu (each family at every width, and exact).
+ * A width's cost is the modelled wire bits, moved by what the site measurably sent at the probe width (`probeWireBits`,
+ * where measured): an entropy-coded stream costs what the site's own data makes of it.
+ */
+export function siteOptions(sensitivity: Record<string, number[]>, probe: number, E: number, fraction: number, rows = 128, menu = MENU,
+                            probeWireBits: Record<string, number[]> = {}): SiteOption[][] {
   const fams = Object.keys(sensitivity), n = sensitivity[fams[0]].length;
   return Array.from({ length: n }, (_, site) => {
     const opts: SiteOption[] = [{ mode: 'exact', cost: 32, kl: 0 }];
-    for (const f of fams) for (const b of menu) if (b < 32 && validMode(familyMode(f, b)))
-      opts.push({ mode: familyMode(f, b), cost: modeWireBits(familyMode(f, b), E, rows, fraction), kl: sensitivity[f][site] * errorPower(b, probe) });
+    for (const f of fams) {
+      const measured = probeWireBits[f]?.[site], shift = measured === undefined ? 0 : measured - modeWireBits(familyMode(f, probe), E, rows, fraction);
+      for (const b of menu) if (b < 32 && validMode(familyMode(f, b)))
+        opts.push({ mode: familyMode(f, b), cost: modeWireBits(familyMode(f, b), E, rows, fraction) + shift, kl: sensitivity[f][site] * errorPower(b, probe, f.includes('-ec')) });
+    }
     return opts;
   });
 }
 
 /** Sensitivities → the allocation stored in the profile. */
 export function makeAllocation(sensitivity: Record<string, number[]>, probe: number, budget: number, E: number, fraction: number,
-                               calibration: Allocation['calibration'], rows = 128): Allocation {
-  const options = siteOptions(sensitivity, probe, E, fraction, rows);
+                               calibration: Allocation['calibration'], rows = 128, probeWireBits: Record<string, number[]> = {}): Allocation {
+  const options = siteOptions(sensitivity, probe, E, fraction, rows, MENU, probeWireBits);
   const { choice, wireBits, predictedKL } = allocate(options, budget);
-  return { families: Object.keys(sensitivity), budget, rows, probeBits: probe, sensitivity, siteModes: choice.map((j, i) => options[i][j].mode), wireBits, predictedKL, calibration };
+  return { families: Object.keys(sensitivity), budget, rows, probeBits: probe, sensitivity, probeWireBits, siteModes: choice.map((j, i) => options[i][j].mode), wireBits, predictedKL, calibration };
 }

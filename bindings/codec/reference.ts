@@ -6,8 +6,9 @@ import {
 import { CodecContext, isFloat } from './spec.js';
 import { decodeRotated, encodeRotated } from './rotated.js';
 import { getCode, putCode } from './bits.js';
+import { maxStreamBytes } from './entropy.js';
 import {
-  CodecId, ERR, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_SYMMETRIC, HEADER_BYTES, Header, Layout, layoutOf,
+  CodecId, ERR, FLAG_ENTROPY, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_SYMMETRIC, HEADER_BYTES, Header, Layout, layoutOf,
   maxExceptions, maxRawRows, rawRowBytes, readHeader, ROW_MARGIN, WireFormatError, writeHeader, FLAG_RAW_ROWS,
 } from './wire.js';
 
@@ -145,6 +146,12 @@ export function validateHeader(ctx: CodecContext, h: Header, given: number): Lay
   if (h.exceptions > maxX) throw new WireFormatError(ERR.BAD_HEADER, `${h.exceptions} exceptions`);
   const W = h.rawRows ?? 0; // §10
   if (W > 0 && ((h.flags & FLAG_RAW_ROWS) === 0 || W > h.tokens)) throw new WireFormatError(ERR.BAD_HEADER, `${W} raw rows`);
+  if (h.codec === CodecId.Rotated && (h.flags & FLAG_ENTROPY) !== 0) { // §12: no raw blocks; the stream runs to the end
+    if (h.exceptions !== 0) throw new WireFormatError(ERR.BAD_HEADER, `${h.exceptions} raw blocks in an entropy-coded block`);
+    if (h.totalBytes < L.codeOff || h.totalBytes > L.codeOff + maxStreamBytes(n)) throw new WireFormatError(ERR.BAD_HEADER, `length field ${h.totalBytes}`);
+    if (h.totalBytes > given) throw new WireFormatError(ERR.TRUNCATED, `${given} of ${h.totalBytes} bytes`);
+    return L;
+  }
   const total = L.excOff + L.excEntry * h.exceptions + W * rawRowBytes(h.features);
   if (h.totalBytes !== total) throw new WireFormatError(ERR.BAD_HEADER, `length field ${h.totalBytes} ≠ ${total}`);
   if (total > given) throw new WireFormatError(ERR.TRUNCATED, `${given} of ${total} bytes`);

@@ -1,11 +1,13 @@
 // Scalar reference of codec 7 (docs/wire-format.md §9): block-Hadamard rotation with dynamic symmetric per-group
-// scales, optional calibrated 16-bit outlier features kept out of the rotation, and raw f32 blocks for NaN/Inf.
+// scales, optional calibrated 16-bit outlier features kept out of the rotation, and raw f32 blocks for NaN/Inf;
+// with -ec (§12) the codes are Huffman-coded (entropy.ts).
 import { bf16Nearest, bf16Up, clampCode, f16Nearest, f32Bits, f32FromBf16, f32FromBits, f32FromF16, fround, invScale } from './numerics.js';
 import { CodecContext } from './spec.js';
 import { getCode, putCode } from './bits.js';
 import { levels, thresholds } from './levels.js';
+import { huffmanCode, maxStreamBytes, readStream, writeStream } from './entropy.js';
 import {
-  ERR, FLAG_LEVELS, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
+  ERR, FLAG_ENTROPY, FLAG_LEVELS, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
 } from './wire.js';
 
 /** ±1 of position i inside a block (§9): the top bit of i · 0x9E3779B1 (32-bit wrap) makes it −1. */
@@ -35,7 +37,9 @@ export const ROT_LIMIT = 2 ** 100;
 export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: number): Uint8Array | null {
   const F = ctx.features, { spec } = ctx, O = ctx.outliers.length, R = spec.rotate!, G = spec.groupSize, bits = spec.bits;
   const blocks = rotBlocks(F, R), nb = blocks.length;
-  const qmax = 2 ** bits - 1, c = qmax / 2; // levels (q − c) · s, q = 0 … qmax (no zero level for even counts)
+  // -ec (§12): 2M + 1 levels, zero included, Huffman-coded; otherwise 2^bits levels (q − c) · s without a zero level
+  const hc = (ctx.flags & FLAG_ENTROPY) !== 0 ? huffmanCode(bits) : null;
+  const qmax = hc ? 2 * hc.M : 2 ** bits - 1, c = qmax / 2;
   const lm = (ctx.flags & FLAG_LEVELS) !== 0, mids = lm ? thresholds(bits) : null; // -lm: Lloyd–Max levels · s
   // Work rows: outliers zeroed, each block rotated; a block is raw when any rotated value is not within ROT_LIMIT.
   const work = new Float32Array(tokens * F);
@@ -50,9 +54,11 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
   }
   const h = { codec: spec.codec, bits, flags: ctx.flags, groupSize: G, tokens, features: F, outliers: O };
   const L = layoutOf(h);
+  if (hc && raw.length > 0) return null; // §12: a block with NaN/Inf (or a butterfly overflow) goes as f32 whole
   const total = L.excOff + L.excEntry * raw.length;
   if (total > HEADER_BYTES + 4 * tokens * F) return null;
-  const out = new Uint8Array(total);
+  const out = new Uint8Array(hc ? total + maxStreamBytes(tokens * F) : total);
+  const symbols = hc ? new Uint8Array(tokens * F) : null; // -ec: codes in row order, Huffman-coded at the end
   const dv = new DataView(out.buffer);
   writeHeader(dv, { ...h, exceptions: raw.length, totalBytes: total });
   if (ctx.flags & FLAG_INDICES_ON_WIRE) for (let i = 0; i < O; i++) dv.setUint32(L.idxOff + 4 * i, ctx.outliers[i], true);
@@ -78,6 +84,7 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
         const sBits = bf16Up(lm ? amax : fround(amax / c)), inv = invScale(f32FromBf16(sBits));
         dv.setUint16(L.scaleOff + 2 * (t * L.groups + g), sBits, true);
         for (let i = a0; i < a1; i++) {
+          if (symbols) { symbols[base + i] = clampCode(fround(fround(work[base + i] * inv) + c), 0, qmax); continue; }
           if (!mids) { putCode(out, codeRow, start + i, bits, clampCode(fround(fround(work[base + i] * inv) + c), 0, qmax)); continue; }
           const v = fround(work[base + i] * inv);
           let q = 0;
@@ -87,7 +94,11 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
       }
     }
   }
-  return out;
+  if (!hc || !symbols) return out;
+  const stream = writeStream(symbols, hc), ecTotal = L.codeOff + stream.length;
+  out.set(stream, L.codeOff);
+  writeHeader(dv, { ...h, exceptions: 0, totalBytes: ecTotal });
+  return out.slice(0, ecTotal);
 }
 
 /** Validate the raw-block list of a codec 7 block (before anything is written); returns it. */
@@ -108,7 +119,10 @@ export function decodeRotated(h: Header, L: Layout, bytes: Uint8Array, outliers:
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const blocks = rotBlocks(F, R), nb = blocks.length;
   const raw = rawBlockList(h, L, bytes);
-  const c = (2 ** bits - 1) / 2, table = (h.flags & FLAG_LEVELS) !== 0 ? levels(bits) : null;
+  const hc = (h.flags & FLAG_ENTROPY) !== 0 ? huffmanCode(bits) : null;
+  const c = hc ? hc.M : (2 ** bits - 1) / 2, table = (h.flags & FLAG_LEVELS) !== 0 ? levels(bits) : null;
+  // -ec: the whole stream is read (and checked) before anything is written
+  const symbols = hc ? readStream(bytes, L.codeOff, h.totalBytes - L.codeOff, h.tokens * F, hc) : null;
   const from16 = (h.flags & FLAG_OUTLIER_F16) !== 0 ? f32FromF16 : f32FromBf16;
   const row = new Float32Array(F);
   let r = 0;
@@ -126,7 +140,7 @@ export function decodeRotated(h: Header, L: Layout, bytes: Uint8Array, outliers:
       for (let a0 = 0; a0 < width; a0 += G, g++) {
         const s = f32FromBf16(dv.getUint16(L.scaleOff + 2 * (t * L.groups + g), true));
         for (let i = a0; i < Math.min(a0 + G, width); i++) {
-          const q = getCode(bytes, codeRow, start + i, bits);
+          const q = symbols ? symbols[t * F + start + i] : getCode(bytes, codeRow, start + i, bits);
           row[start + i] = table ? fround(table[q] * s) : fround((q - c) * s);
         }
       }

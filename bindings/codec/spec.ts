@@ -1,6 +1,8 @@
 // Codec names, parameters and the per-site context both encoder and decoder hold (docs/wire-format.md §2, §4).
 import { LEVEL_BITS } from './levels.js';
-import { CodecId, FLAG_LEVELS, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
+import { EC_BITS } from './entropy-tables.js';
+import { maxStreamBytes } from './entropy.js';
+import { CodecId, FLAG_ENTROPY, FLAG_LEVELS, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
 
 export interface CodecSpec {
   codec: CodecId; bits: number; groupSize: number; symmetric: boolean;
@@ -10,6 +12,7 @@ export interface CodecSpec {
   rotOutliers?: boolean;   // codec 7: calibrated 16-bit outlier features kept out of the rotation
   outlierKeep?: number;    // codec 7 with outliers, suffix -k<N>: keep N features in 16-bit instead of ⌊E · fraction⌋
   levels?: boolean;        // codec 7, suffix -lm: Lloyd–Max levels (2–4 bits) instead of uniform ones
+  entropy?: boolean;       // codec 7, suffix -ec: 2M + 1 uniform levels, Huffman-coded (2–6 bits nominal, §12)
   rawRows?: boolean;       // static codecs: outlier-token rows sent raw in bf16 (§10), suffix -rows
 }
 
@@ -29,18 +32,19 @@ const GROUPS = [16, 32, 64, 128];
  */
 export function parseCodec(name: string): CodecSpec {
   const base = { bits: 0, groupSize: 0, symmetric: false, outlierF16: false, indicesOnWire: false };
-  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)(-lm)?((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
+  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)(-lm|-ec)?((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
   if (r) { // codec 7 (§9): block-Hadamard rotation, dynamic symmetric per-group scales
     const bits = Number(r[3]), G = Number(r[4]), R = Number(r[2]);
-    if (!INT_BITS.includes(bits)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
+    if (!INT_BITS.includes(bits) && !(r[5] === '-ec' && bits === 7)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
     if (!GROUPS.includes(G) || G > R) throw new Error(`codec "${name}": group size must be one of ${GROUPS.filter((g) => g <= R).join(', ')}`);
     const outlier = r[1] !== undefined;
     if (!outlier && (r[6] || r[7])) throw new Error(`codec "${name}": -f16/-idx/-k apply to outlier- codecs only`);
-    const keep = r[7] === undefined ? undefined : Number(r[7]), lm = r[5] !== undefined;
+    const keep = r[7] === undefined ? undefined : Number(r[7]), lm = r[5] === '-lm', ec = r[5] === '-ec';
     if (lm && !LEVEL_BITS.includes(bits)) throw new Error(`codec "${name}": Lloyd–Max levels (-lm) exist for ${LEVEL_BITS.join(', ')} bits`);
+    if (ec && !EC_BITS.includes(bits)) throw new Error(`codec "${name}": entropy-coded levels (-ec) exist for ${EC_BITS.join(', ')} bits`);
     if (keep !== undefined && !(keep >= 1 && keep <= 4096)) throw new Error(`codec "${name}": -k<N> keeps 1 … 4096 features in 16-bit`);
     return { ...base, codec: CodecId.Rotated, bits, groupSize: G, symmetric: true, rotate: R, rotOutliers: outlier,
-      outlierF16: r[6].includes('-f16'), indicesOnWire: r[6].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}), ...(lm ? { levels: true } : {}) };
+      outlierF16: r[6].includes('-f16'), indicesOnWire: r[6].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}), ...(lm ? { levels: true } : {}), ...(ec ? { entropy: true } : {}) };
   }
   if (name === 'f32') return { ...base, codec: CodecId.F32, bits: 32 };
   if (name === 'bf16') return { ...base, codec: CodecId.BF16, bits: 16 };
@@ -63,7 +67,7 @@ export const hasOutliers = (s: CodecSpec): boolean => s.codec === CodecId.Outlie
 export const isFloat = (s: CodecSpec): boolean => s.codec <= CodecId.F16;
 
 export function flagsOf(s: CodecSpec): number {
-  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.levels ? FLAG_LEVELS : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
+  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.levels ? FLAG_LEVELS : 0) | (s.entropy ? FLAG_ENTROPY : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
     (hasOutliers(s) && s.outlierF16 ? FLAG_OUTLIER_F16 : 0);
 }
 
@@ -73,6 +77,7 @@ export function makeContext(spec: CodecSpec, features: number, opts: ContextOpti
   if (!Number.isInteger(features) || features < 1) throw new Error(`features must be a positive integer, got ${features}`);
   // every context is made here, so the kernels never meet a level table for a width that has none
   if (spec.levels && (spec.codec !== CodecId.Rotated || !LEVEL_BITS.includes(spec.bits))) throw new Error(`Lloyd–Max levels need codec 7 at ${LEVEL_BITS.join(', ')} bits`);
+  if (spec.entropy && (spec.codec !== CodecId.Rotated || spec.levels || !EC_BITS.includes(spec.bits))) throw new Error(`entropy-coded levels need codec 7 at ${EC_BITS.join(', ')} bits, without -lm`);
   const outliers = Uint32Array.from(hasOutliers(spec) ? opts.outliers ?? [] : []);
   const isOutlier = new Uint8Array(features);
   for (let i = 0; i < outliers.length; i++) {
@@ -111,5 +116,6 @@ export function maxEncodedBytes(ctx: CodecContext, tokens: number): number {
   const l = layoutOf({ codec: ctx.spec.codec, bits: ctx.spec.bits, flags: ctx.flags, groupSize: ctx.spec.groupSize, tokens, features: ctx.features, outliers: ctx.outliers.length });
   // §6: more than ⌊n/64⌋ exceptions fall back to f32; codec 7 falls back when its raw blocks would pass f32's size (§9)
   const raw = ctx.spec.rawRows ? maxRawRows(tokens) * rawRowBytes(ctx.features) : 0; // §10
-  return Math.max(HEADER_BYTES + 4 * n, l.excOff + (ctx.spec.codec === CodecId.Rotated ? 0 : 8 * Math.floor(n / 64)) + raw);
+  const stream = ctx.spec.entropy ? maxStreamBytes(n) : 0; // §12: every code at the longest length
+  return Math.max(HEADER_BYTES + 4 * n, l.excOff + stream + (ctx.spec.codec === CodecId.Rotated ? 0 : 8 * Math.floor(n / 64)) + raw);
 }

@@ -19,6 +19,8 @@ export const maxRawRows = (tokens: number): number => Math.ceil(tokens / 16);
 export const FLAG_ROT128 = 8;
 /** Codec 7 only, 2–4 bits: Lloyd–Max levels for a Gaussian instead of uniform ones (§9, `-lm`; levels.ts). */
 export const FLAG_LEVELS = 32;
+/** Codec 7 only, 2–6 bits: 2M + 1 uniform levels, zero included, Huffman-coded in one stream per block (§12, `-ec`). */
+export const FLAG_ENTROPY = 64;
 
 /** Codec 7 (§9): a row of F features is cut into R-blocks, then the rest into descending powers of two. */
 export function rotBlocks(F: number, R: number): { start: number; width: number }[] {
@@ -83,7 +85,8 @@ export function layoutOf(h: Omit<Header, 'exceptions' | 'totalBytes'>): Layout {
   const scaleOff = valOff + tokens * outliers * 2;
   const minOff = scaleOff + tokens * groups * 2;
   const codeOff = minOff + ((flags & FLAG_SYMMETRIC) === 0 && !rot ? tokens * groups * 2 : 0);
-  const rowCodeBytes = float ? features * (bits >>> 3) : Math.ceil(coded / 8) * bits;
+  // §12: the entropy-coded stream has no fixed size; it starts at codeOff and runs to the end of the block
+  const rowCodeBytes = float ? features * (bits >>> 3) : rot && (flags & FLAG_ENTROPY) !== 0 ? 0 : Math.ceil(coded / 8) * bits;
   const excOff = codeOff + tokens * rowCodeBytes;
   const excEntry = rot ? 4 + 4 * rotBlockOf(flags) : 8;
   return { coded, groups, idxOff, valOff, scaleOff, minOff, codeOff, rowCodeBytes, excOff, excEntry };

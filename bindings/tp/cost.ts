@@ -12,6 +12,7 @@ import { COMPACT_SKIP } from '../codec/compact.js';
 import { parseCommMode, outlierCount } from '../calibrate/plan.js';
 import { flagsOf, hasOutliers } from '../codec/spec.js';
 import { CodecId, layoutOf } from '../codec/wire.js';
+import { EC_TABLES } from '../codec/entropy-tables.js';
 import type { Algorithm } from './allreduce.js';
 
 export interface LinkInfo { /** round trip, ms */ rttMs: number; /** bandwidth, Mbit/s */ mbps: number }
@@ -28,14 +29,18 @@ export const CODEC_SPEED: Record<string, CodecSpeed> = {
 export const ADD_NS = 0.3;
 export const codecSpeed = (mode: string): CodecSpeed => CODEC_SPEED[mode] ?? CODEC_SPEED['int4-g32'];
 
-/** Bytes of one message of tokens × features on the link (compact header, wire-format §11; no exceptions), or 4 per value for exact. */
+/**
+ * Bytes of one message of tokens × features on the link (compact header, wire-format §11; no exceptions), or 4 per value
+ * for exact. An entropy-coded stream (-ec, §12) has no fixed size: it is modelled at its mean length on Gaussian blocks.
+ */
 export function wireBytes(mode: string, tokens: number, features: number, fraction = 1 / 64): number {
   const m = parseCommMode(mode);
   if (m.exact) return 4 * tokens * features;
   const s = m.spec;
   const flags = flagsOf(s);
   const outliers = hasOutliers(s) ? Math.min(s.outlierKeep ?? outlierCount(features, fraction), features) : 0;
-  return layoutOf({ codec: s.codec as CodecId, bits: s.bits, flags, groupSize: s.groupSize, tokens, features, outliers }).excOff - COMPACT_SKIP;
+  const stream = s.entropy ? Math.ceil((tokens * features * EC_TABLES[s.bits].meanBits) / 8) : 0;
+  return layoutOf({ codec: s.codec as CodecId, bits: s.bits, flags, groupSize: s.groupSize, tokens, features, outliers }).excOff + stream - COMPACT_SKIP;
 }
 
 export interface CostQuery {

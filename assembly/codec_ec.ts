@@ -1,0 +1,105 @@
+// Huffman stream of codec 7's entropy-coded variant (`-ec`, docs/wire-format.md §12): canonical codes from the
+// committed code lengths, packed LSB-first with each code's most significant bit first (deflate's convention).
+// Encoding puts bit-reversed codes into a 64-bit accumulator; decoding looks the next 12 bits up in a table of
+// (symbol, length). Bit-exact with bindings/codec/entropy.ts, which decodes bit by bit instead.
+import { EC_LEN2, EC_LEN3, EC_LEN4, EC_LEN5, EC_LEN6, EC_LEN7, EC_M, EC_MAX_LEN } from './codec_ec_tables';
+
+const LUT_SIZE: i32 = 1 << EC_MAX_LEN;
+// Per width 2 … 7: a decode table of LUT_SIZE u16 (symbol << 4 | length; 0 = no code) and an encode table of
+// 2M + 1 u32 (bit-reversed code | length << 16). Filled on first use by each instance: a thread sharing this memory
+// that fills them at the same time writes the same values.
+const LUT = memory.data(6 * (1 << EC_MAX_LEN) * 2), ENC = memory.data(6 * 256 * 4);
+let built: i32 = 0; // bit b: this instance has filled width b's tables
+
+@inline export function ecM(bits: i32): i32 { return unchecked(EC_M[bits]); }
+@inline function lengthsOf(bits: i32): usize { return bits == 2 ? EC_LEN2 : bits == 3 ? EC_LEN3 : bits == 4 ? EC_LEN4 : bits == 5 ? EC_LEN5 : bits == 6 ? EC_LEN6 : EC_LEN7; }
+@inline function lutOf(bits: i32): usize { return LUT + (<usize>(bits - 2) * <usize>LUT_SIZE << 1); }
+@inline function encOf(bits: i32): usize { return ENC + (<usize>(bits - 2) * 256 << 2); }
+
+/** Codes of length l among the first `upto` symbols. */
+function countLen(lens: usize, upto: i32, l: i32): i32 {
+  let c = 0;
+  for (let s = 0; s < upto; s++) if (<i32>load<u8>(lens + s) == l) c++;
+  return c;
+}
+
+/** Fill width b's tables (no shared scratch: threads may build at the same time). */
+function build(bits: i32): void {
+  if ((built & (1 << bits)) != 0) return;
+  const lens = lengthsOf(bits), nsym = 2 * ecM(bits) + 1, lut = lutOf(bits), enc = encOf(bits);
+  for (let s = 0; s < nsym; s++) {
+    const l = <i32>load<u8>(lens + s);
+    // canonical code: the first code of length l (deflate's next_code), plus the earlier symbols of that length
+    let first = 0;
+    for (let k = 1; k <= l; k++) first = (first + countLen(lens, nsym, k - 1)) << 1;
+    const c = first + countLen(lens, s, l);
+    let rev = 0;
+    for (let k = 0; k < l; k++) rev |= ((c >>> k) & 1) << (l - 1 - k);
+    store<u32>(enc + (<usize>s << 2), <u32>rev | (<u32>l << 16));
+    for (let i = rev; i < LUT_SIZE; i += 1 << l) store<u16>(lut + (<usize>i << 1), <u16>((s << 4) | l));
+  }
+  built |= 1 << bits;
+}
+
+// ------------------------------------------------------------------------------------------------ writer
+let wAcc: u64 = 0, wBits: i32 = 0, wPos: usize = 0, wEnd: usize = 0, wStart: usize = 0, wEnc: usize = 0;
+
+/** Start a stream at dst, at most cap bytes. */
+export function ecWriteBegin(dst: usize, cap: i64, bits: i32): void {
+  build(bits);
+  wAcc = 0; wBits = 0; wPos = dst; wStart = dst; wEnd = dst + <usize>cap; wEnc = encOf(bits);
+}
+/** Append n byte codes (0 … 2M); false when the stream would pass its capacity. */
+export function ecWrite(codes: usize, n: i32): bool {
+  // the state lives in locals inside the loop (globals are memory to the JIT), written back at the end
+  let acc = wAcc, nb = wBits, pos = wPos;
+  const enc = wEnc, end = wEnd;
+  for (let i = 0; i < n; i++) {
+    const e = load<u32>(enc + (<usize>load<u8>(codes + i) << 2));
+    acc |= <u64>(e & 0xffff) << <u64>nb;
+    nb += <i32>(e >>> 16);
+    if (nb >= 32) {
+      if (pos + 4 > end) return false;
+      store<u32>(pos, <u32>acc);
+      pos += 4; acc >>>= 32; nb -= 32;
+    }
+  }
+  wAcc = acc; wBits = nb; wPos = pos;
+  return true;
+}
+/** Flush the last bits (padding 0); returns the stream's bytes, or −1 past capacity. */
+export function ecWriteEnd(): i64 {
+  while (wBits > 0) {
+    if (wPos >= wEnd) return -1;
+    store<u8>(wPos, <u8>wAcc);
+    wPos++; wAcc >>>= 8; wBits -= 8;
+  }
+  return <i64>(wPos - wStart);
+}
+
+// ------------------------------------------------------------------------------------------------ reader
+let rAcc: u64 = 0, rBits: i32 = 0, rPos: usize = 0, rEnd: usize = 0, rLut: usize = 0;
+
+export function ecReadBegin(src: usize, len: i64, bits: i32): void {
+  build(bits);
+  rAcc = 0; rBits = 0; rPos = src; rEnd = src + <usize>len; rLut = lutOf(bits);
+}
+/** Read n symbols into codes (or only walk them when codes is 0); false when a code runs past the stream. */
+export function ecRead(codes: usize, n: i32): bool {
+  let acc = rAcc, nb = rBits, pos = rPos; // locals in the loop, as ecWrite
+  const end = rEnd, lut = rLut;
+  for (let i = 0; i < n; i++) {
+    if (nb < EC_MAX_LEN) {
+      if (pos + 4 <= end) { acc |= <u64>load<u32>(pos) << <u64>nb; pos += 4; nb += 32; }
+      else while (pos < end && nb <= 56) { acc |= <u64>load<u8>(pos) << <u64>nb; pos++; nb += 8; }
+    }
+    const e = <i32>load<u16>(lut + (<usize>(<i32>acc & (LUT_SIZE - 1)) << 1)), l = e & 15;
+    if (l == 0 || l > nb) return false; // past the end, the table saw zero bits that are not in the stream
+    if (codes != 0) store<u8>(codes + i, <u8>(e >>> 4));
+    acc >>>= <u64>l; nb -= l;
+  }
+  rAcc = acc; rBits = nb; rPos = pos;
+  return true;
+}
+/** After the last symbol: true when fewer than 8 bits are left and they are 0 (the stream's padding). */
+export function ecReadEnd(): bool { return rPos == rEnd && rBits < 8 && rAcc == 0; }

@@ -1,0 +1,128 @@
+// Codec 7's entropy-coded variant (-ec, docs/wire-format.md §12): the Huffman tables, the stream's strictness (every
+// malformed stream refused by both decoders with the same code, nothing written), NaN/Inf, and what the bits buy.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { makeRig, bitsOf } from './helpers.js';
+import { makeContext, parseCodec, CodecContext } from '../bindings/codec/spec.js';
+import { encodeReference, decodeReference } from '../bindings/codec/reference.js';
+import { SimdCodec } from '../bindings/codec/simd.js';
+import { CodecId, ERR, readHeader, WireFormatError } from '../bindings/codec/wire.js';
+import { huffmanCode, readStream, writeStream } from '../bindings/codec/entropy.js';
+import { EC_BITS, EC_TABLES } from '../bindings/codec/entropy-tables.js';
+import { Rng } from '../bindings/util/rng.js';
+
+const rig = await makeRig(64 << 20);
+const src = rig.arena.alloc(4 * 100_000), dst = rig.arena.alloc(8 * 100_000 + 65536), out = rig.arena.alloc(4 * 100_000);
+const SENTINEL = 7.25;
+
+function simd(ctx: CodecContext): SimdCodec { return new SimdCodec(rig.kernels, rig.arena, ctx); }
+function simdEncode(c: SimdCodec, x: Float32Array, T: number): Uint8Array {
+  rig.arena.f32(src, x.length).set(x);
+  return rig.arena.u8(dst, c.encode(src, T, dst, c.maxEncodedBytes(T))).slice();
+}
+/** SIMD decode-accumulate into a buffer of SENTINELs: the sums, or the error (and then the buffer must be untouched). */
+function simdAccumulate(c: SimdCodec, block: Uint8Array, n: number): Float32Array | WireFormatError {
+  rig.arena.u8(dst, block.length).set(block);
+  rig.arena.f32(out, n).fill(SENTINEL);
+  try { c.decode(dst, block.length, out, n, true); } catch (e) {
+    assert.ok(rig.arena.f32(out, n).every((v) => v === SENTINEL), 'a refused block wrote nothing');
+    return e as WireFormatError;
+  }
+  return rig.arena.f32(out, n).slice();
+}
+function refAccumulate(ctx: CodecContext, block: Uint8Array, n: number): Float32Array | WireFormatError {
+  const y = new Float32Array(n).fill(SENTINEL);
+  try { decodeReference(ctx, block, y, true); } catch (e) {
+    assert.ok(y.every((v) => v === SENTINEL), 'a refused block wrote nothing (reference)');
+    return e as WireFormatError;
+  }
+  return y;
+}
+function agree(ctx: CodecContext, c: SimdCodec, block: Uint8Array, n: number, what: string): WireFormatError | null {
+  const want = refAccumulate(ctx, block, n), got = simdAccumulate(c, block, n);
+  if (want instanceof WireFormatError) {
+    assert.ok(got instanceof WireFormatError, `${what}: reference refused (${want.message}), SIMD accepted`);
+    assert.equal(got.code, want.code, `${what}: ${got.message} vs ${want.message}`);
+    return want;
+  }
+  assert.ok(!(got instanceof WireFormatError), `${what}: SIMD refused (${(got as Error).message})`);
+  assert.deepEqual(bitsOf(got), bitsOf(want), what);
+  return null;
+}
+const gaussian = (seed: number, n: number) => { const r = new Rng(seed); return Float32Array.from({ length: n }, () => r.normal()); };
+
+test('§12 tables: each width is a complete prefix code over 2M + 1 codes, and its mean length on fresh Gaussian blocks is the stated one', () => {
+  for (const b of EC_BITS) {
+    const hc = huffmanCode(b), { M, lengths, meanBits } = EC_TABLES[b];
+    assert.equal(lengths.length, 2 * M + 1);
+    assert.equal(lengths.reduce((s, l) => s + 2 ** -l, 0), 1, `b=${b}: Kraft sum`);
+    for (let s = 0; s < lengths.length; s++) for (let t = 0; t < lengths.length; t++) if (s !== t && lengths[s] <= lengths[t])
+      assert.notEqual(hc.codes[t] >>> (lengths[t] - lengths[s]), hc.codes[s], `b=${b}: code ${s} is a prefix of ${t}`);
+    const F = 512, T = 64, ctx = makeContext(parseCodec(`rot128-int${b}-g128-ec`), F);
+    const blk = encodeReference(ctx, gaussian(100 + b, T * F), T);
+    const streamBits = 8 * (blk.length - 32 - 2 * T * 4) / (T * F); // minus header and 4 bf16 scales per row
+    assert.ok(Math.abs(streamBits - meanBits) < 0.03, `b=${b}: ${streamBits.toFixed(3)} vs ${meanBits}`);
+  }
+});
+
+test('§12 the stream: any symbols round-trip; a stream cut short, with a byte too many or with padding bits set is refused', () => {
+  fc.assert(fc.property(fc.constantFrom(...EC_BITS), fc.array(fc.nat(255), { minLength: 0, maxLength: 300 }), (b, raw) => {
+    const hc = huffmanCode(b), syms = Uint8Array.from(raw, (v) => v % (2 * hc.M + 1));
+    const s = writeStream(syms, hc);
+    assert.deepEqual(readStream(s, 0, s.length, syms.length, hc), syms);
+    if (s.length > 0) assert.throws(() => readStream(s, 0, s.length - 1, syms.length, hc), (e: WireFormatError) => e.code === ERR.TRUNCATED);
+    const longer = new Uint8Array(s.length + 1); longer.set(s);
+    assert.throws(() => readStream(longer, 0, longer.length, syms.length, hc), (e: WireFormatError) => e.code === ERR.BAD_HEADER);
+    const used = syms.reduce((t, v) => t + hc.lengths[v], 0);
+    if (used % 8 !== 0) { const p = s.slice(); p[p.length - 1] |= 0x80; assert.throws(() => readStream(p, 0, p.length, syms.length, hc), WireFormatError); }
+  }), { numRuns: 300, seed: 5 });
+});
+
+test('§12 malformed blocks: truncated, lengthened, lying about raw blocks or with flipped stream bytes — SIMD and reference agree, nothing is written', () => {
+  for (const name of ['rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot64-int6-g64-ec']) {
+    const F = 200, T = 3, n = F * T, x = gaussian(7, n).map((v, i) => v * (1 + (i % 9)));
+    const ctx = makeContext(parseCodec(name), F, { outliers: name.startsWith('outlier') ? [4, 150] : [] }), c = simd(ctx);
+    const block = encodeReference(ctx, x, T);
+    assert.deepEqual(simdEncode(c, x, T), block);
+    assert.equal(agree(ctx, c, block, n, `${name} intact`), null);
+    for (let len = 0; len < block.length; len += 3) assert.ok(agree(ctx, c, block.slice(0, len), n, `${name} cut to ${len}`));
+    const setTotal = (b: Uint8Array, total: number) => { const v = b.slice(); new DataView(v.buffer).setUint32(28, total, true); return v; };
+    const longer = new Uint8Array(block.length + 1); longer.set(block);
+    assert.equal(agree(ctx, c, setTotal(longer, longer.length), n, `${name} one byte more`)?.code, ERR.BAD_HEADER);
+    assert.equal(agree(ctx, c, setTotal(block, block.length - 1), n, `${name} one byte less`)?.code, ERR.TRUNCATED);
+    const raw = block.slice(); new DataView(raw.buffer).setUint32(24, 1, true);
+    assert.equal(agree(ctx, c, raw, n, `${name} claims a raw block`)?.code, ERR.BAD_HEADER);
+    const streamAt = readHeader(block).totalBytes - Math.floor((block.length - 32) / 2);
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: streamAt, max: block.length - 1 }), fc.nat(255)), { minLength: 1, maxLength: 4 }), (edits) => {
+      const bad = block.slice();
+      for (const [at, v] of edits) bad[at] = v;
+      agree(ctx, c, bad, n, `${name} edited stream`);
+    }), { numRuns: 200, seed: 11 });
+  }
+});
+
+test('§12 NaN/±Inf: the whole block goes as f32, so decode-accumulate adds every value exactly', () => {
+  const F = 300, T = 2, ctx = makeContext(parseCodec('rot128-int4-g128-ec'), F), x = gaussian(3, F * T);
+  x[5] = NaN; x[F + 7] = -Infinity;
+  const blk = encodeReference(ctx, x, T);
+  assert.equal(readHeader(blk).codec, CodecId.F32);
+  assert.deepEqual(simdEncode(simd(ctx), x, T), blk);
+  const acc = refAccumulate(ctx, blk, F * T) as Float32Array;
+  assert.ok(Number.isNaN(acc[5]) && acc[F + 7] === -Infinity && acc[9] === Math.fround(SENTINEL + x[9]));
+});
+
+test('§12 at no more bits, -ec has less squared error than Lloyd–Max and uniform levels on Gaussian blocks', () => {
+  const F = 512, T = 64, x = gaussian(42, T * F);
+  const measure = (name: string) => {
+    const ctx = makeContext(parseCodec(name), F), blk = encodeReference(ctx, x, T), y = new Float32Array(T * F);
+    decodeReference(ctx, blk, y, false);
+    return { bits: (8 * blk.length) / (T * F), err: y.reduce((s, v, i) => s + (v - x[i]) ** 2, 0) / (T * F) };
+  };
+  for (const b of [3, 4]) {
+    const ec = measure(`rot128-int${b}-g128-ec`), lm = measure(`rot128-int${b}-g128-lm`), un = measure(`rot128-int${b}-g128`);
+    assert.ok(ec.bits <= lm.bits && ec.bits <= un.bits, `${b}: ${ec.bits} bits`);
+    assert.ok(ec.err < 0.8 * lm.err && ec.err < 0.65 * un.err, `${b} bits: -ec ${ec.err.toExponential(3)}, -lm ${lm.err.toExponential(3)}, uniform ${un.err.toExponential(3)}`);
+  }
+  assert.throws(() => parseCodec('rot128-int8-g128-ec'), /exist for 2, 3, 4, 5, 6, 7 bits/);
+});
