@@ -143,66 +143,6 @@ test('network namespaces: 2 processes on a 100 Mbit/s tbf-shaped veth link, exac
   assert.match(r.stdout, /ok killed peer named/);
 });
 
-test('socket link: a frame the kernel will not take at once goes out whole through the event loop, then direct writes resume; bytes exact', async () => {
-  const { createSocketLink, LinkPort, SPLIT } = await import('../bindings/net/socket-link.js');
-  const { Conn } = await import('../bindings/net/conn.js');
-  const { FrameDecoder, FrameType, encodeFrame } = await import('../bindings/net/frame.js');
-  const net = await import('node:net');
-  const { Worker } = await import('node:worker_threads');
-  const BIG = 8 << 20; // far beyond the socket buffers of a peer that does not read
-  const spec = createSocketLink(2, 0, BIG, 64, ['shard 0', 'shard 1 (test peer)'], 10_000);
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<import('node:net').Socket>((r) => server.once('connection', r));
-  const client = net.connect((server.address() as import('node:net').AddressInfo).port, '127.0.0.1');
-  await new Promise((r) => client.once('connect', r));
-  const peer = await accepted;
-  peer.pause(); // rank 1 reads nothing yet: the kernel's buffers fill, the worker's write comes up short
-  const lp = new LinkPort(spec);
-  const conn = new Conn(client, 'shard 1 (test peer)', lp.maxPayload());
-  conn.onFrame = (f) => lp.deliver(1, f.round, f.payload);
-  lp.attach(1, client);
-  // rank 0 in a worker: round 1 small, round 2 of BIG bytes, round 3 small; each round checks rank 1's answer
-  const worker = new Worker(`(async () => {
-    const { register } = await import('tsx/esm/api'); register();
-    const { workerData, parentPort } = require('node:worker_threads');
-    const { SocketLink } = await import(${JSON.stringify(new URL('../bindings/net/socket-link.ts', import.meta.url).href)});
-    const link = new SocketLink(workerData.spec);
-    for (const [r, n] of [[1, 1000], [2, ${BIG}], [3, 1000]]) {
-      const m = new Uint8Array(n); for (let i = 0; i < n; i++) m[i] = (i * 31 + r) & 255;
-      link.send('all', m); link.send(1, Uint8Array.of(r, 7)); link.fence();
-      const got = new Uint8Array(16), k = link.recv(1, 'all', got);
-      if (k !== 2 || got[0] !== r || got[1] !== 42) throw new Error('round ' + r + ': got ' + got.subarray(0, k));
-    }
-    parentPort.postMessage('done');
-  })().catch((e) => { throw e; });`, { eval: true, workerData: { spec } });
-  const finished = new Promise<void>((res, rej) => { worker.once('message', () => res()); worker.once('error', rej); });
-  try {
-    const dec = new FrameDecoder(SPLIT + BIG + 64);
-    const rounds: number[] = [];
-    peer.on('data', (chunk: Buffer) => {
-      for (const f of dec.push(chunk)) {
-        assert.equal(f.type, FrameType.Data); assert.equal(f.from, 0);
-        const v = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length), nAll = v.getUint32(0, true), nOne = v.getUint32(4, true);
-        assert.equal(nAll, f.round === 2 ? BIG : 1000); assert.equal(nOne, 2);
-        for (let i = 0; i < nAll; i++) if (f.payload[SPLIT + i] !== ((i * 31 + f.round) & 255)) assert.fail(`round ${f.round}: byte ${i} differs`);
-        assert.deepEqual([...f.payload.subarray(SPLIT + nAll)], [f.round, 7]);
-        rounds.push(f.round);
-        // answer after a pause, so the loop has finished its writes before the worker's next round
-        setTimeout(() => peer.write(encodeFrame(FrameType.Data, f.round, 1, Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0), Uint8Array.of(f.round, 42))), 100);
-      }
-    });
-    await new Promise((r) => setTimeout(r, 300));
-    peer.resume();
-    await finished;
-    assert.deepEqual(rounds, [1, 2, 3]);
-    const st = lp.stats();
-    assert.equal(st.handed, 1, `one frame handed to the loop: ${JSON.stringify(st)}`);
-    assert.equal(st.partial, 1, `after a short write: ${JSON.stringify(st)}`);
-    assert.equal(st.direct, 2, `rounds 1 and 3 written by the worker: ${JSON.stringify(st)}`);
-  } finally { await worker.terminate(); conn.close(new Error('done')); peer.destroy(); server.close(); lp.stop(); }
-});
-
 test('TP 2 over TCP with the root\'s frames sent by its event loop (LOWBIT_TP_NET_DIRECT=0) and the shard\'s written by its worker: logits bitwise equal to in-process', async () => {
   const shard = await startShard();
   let net: Engine | null = null, mem: Engine | null = null;

@@ -31,21 +31,27 @@ export class Conn {
   private closed = false;
   onFrame: (f: Frame) => void = () => {};
   onClose: (why: Error) => void = () => {};
+  /** After every chunk whose frames were all handled (the link's loop end takes the reading back from there). */
+  afterChunk: () => void = () => {};
 
   constructor(readonly socket: net.Socket, readonly name: string, maxPayload = HANDSHAKE_BYTES) {
     this.decoder = new FrameDecoder(maxPayload);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      if (this.closed) return;
-      let frames: Frame[];
-      try { frames = this.decoder.push(chunk); } catch (e) { this.close(new Error(`${name}: malformed frame: ${(e as Error).message}`)); return; }
-      for (const f of frames) {
-        if (this.closed) return;
-        try { this.onFrame(f); } catch (e) { this.close(new Error(`${name}: ${(e as Error).message}`)); return; }
-      }
-    });
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (e) => this.close(new Error(`${name}: ${e.message}`)));
     socket.on('close', () => this.close(new Error(`${name} disconnected`)));
+  }
+
+  /** Bytes of the stream, in order: what the socket delivers, or what a shard's worker read and gave back. */
+  receive(chunk: Uint8Array): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try { frames = this.decoder.push(chunk); } catch (e) { this.close(new Error(`${this.name}: malformed frame: ${(e as Error).message}`)); return; }
+    for (const f of frames) {
+      if (this.closed) return;
+      try { this.onFrame(f); } catch (e) { this.close(new Error(`${this.name}: ${(e as Error).message}`)); return; }
+    }
+    if (!this.closed) this.afterChunk();
   }
 
   get isClosed(): boolean { return this.closed; }

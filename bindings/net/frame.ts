@@ -46,6 +46,20 @@ export function encodeFrame(type: FrameType, round: number, from: number, ...par
 }
 
 /**
+ * The payload length of the frame whose 11 header bytes are at `at` in `dv`, or a FrameError if its length, type or
+ * size is wrong. The only check of a header: the decoder below and the worker's own reads (peer-reader.ts) use it.
+ */
+export function checkHeader(dv: DataView, at: number, maxPayload: number, allowed: (t: FrameType) => boolean): number {
+  const len = dv.getUint32(at, true), type = dv.getUint8(at + 4);
+  if (len < INNER) throw new FrameError(`frame length ${len} shorter than its header`);
+  if (type < 1 || type > MAX_TYPE) throw new FrameError(`unknown frame type ${type}`);
+  if (!allowed(type)) throw new FrameError(`frame type ${type} not allowed in this state`);
+  const n = len - INNER;
+  if (n > maxPayload) throw new FrameError(`frame of ${n} bytes exceeds the cap of ${maxPayload}`);
+  return n;
+}
+
+/**
  * Streaming decoder: push() the chunks a socket delivers, get whole frames back. `maxPayload` may change as the
  * connection's state does (tiny before authentication, the plan's caps after). A payload is a view into a chunk
  * when the frame lies in one chunk (the caller copies what it keeps), else a fresh buffer of the checked length.
@@ -58,6 +72,9 @@ export class FrameDecoder {
 
   constructor(public maxPayload: number, public allowed: (t: FrameType) => boolean = () => true) {}
 
+  /** Bytes held of a frame not yet complete (0: the stream so far ended on a frame boundary). */
+  get buffered(): number { return this.have; }
+
   push(chunk: Uint8Array): Frame[] {
     if (this.failed) throw this.failed;
     if (chunk.length) { this.chunks.push(chunk); this.have += chunk.length; }
@@ -65,16 +82,10 @@ export class FrameDecoder {
     try {
       while (this.have >= HEADER) {
         this.peek(this.head, HEADER);
-        const dv = new DataView(this.head.buffer);
-        const len = dv.getUint32(0, true), type = dv.getUint8(4);
-        if (len < INNER) throw new FrameError(`frame length ${len} shorter than its header`);
-        if (type < 1 || type > MAX_TYPE) throw new FrameError(`unknown frame type ${type}`);
-        if (!this.allowed(type)) throw new FrameError(`frame type ${type} not allowed in this state`);
-        const n = len - INNER;
-        if (n > this.maxPayload) throw new FrameError(`frame of ${n} bytes exceeds the cap of ${this.maxPayload}`);
+        const dv = new DataView(this.head.buffer), n = checkHeader(dv, 0, this.maxPayload, this.allowed);
         if (this.have < HEADER + n) break;
         this.take(HEADER);
-        out.push({ type, round: dv.getUint32(5, true), from: dv.getUint16(9, true), payload: this.take(n) });
+        out.push({ type: dv.getUint8(4), round: dv.getUint32(5, true), from: dv.getUint16(9, true), payload: this.take(n) });
       }
     } catch (e) {
       this.failed = e instanceof FrameError ? e : new FrameError(String(e));

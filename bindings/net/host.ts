@@ -1,5 +1,6 @@
-// One networked shard in this process: its worker thread (the Shard and its SocketLink), the LinkPort that pumps the
-// link to the sockets, and the mesh connections to its peers (one per peer pair: the lower rank dials the higher).
+// One networked shard in this process: its worker thread (the Shard and its SocketLink), the LinkPort that serves the
+// link's sockets on the event loop, and the mesh connections to its peers (one per peer pair: the lower rank dials
+// the higher).
 // The shard server (a shard process) holds one; the root holds one for shard 0.
 import { createHash } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
@@ -11,7 +12,8 @@ import { ShardPlan } from '../tp/plan.js';
 import type { Reply } from '../tp/worker.js';
 import { Conn, dialHandshake, Hello, parseAddress } from './conn.js';
 import { FrameType } from './frame.js';
-import { createSocketLink, LinkPort, SocketLinkSpec } from './socket-link.js';
+import { createSocketLink, SocketLinkSpec } from './link-layout.js';
+import { LinkPort } from './link-port.js';
 import type { NetRequest } from './worker.js';
 
 /** What the root sends each shard: everything but the model bytes and the kernel module (each host has its own). */
@@ -105,7 +107,7 @@ export class ShardHost {
       lp.deliver(rank, f.round, f.payload);
     };
     conn.onClose = () => { if (this.peers[rank] === conn) { this.peers[rank] = null; lp.lost(rank); } };
-    lp.attach(rank, conn.socket);
+    lp.attach(rank, conn);
     for (const w of this.waiters.splice(0)) w();
   }
 

@@ -4,7 +4,8 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { Shard, ShardInit } from '../tp/shard.js';
 import { dispatch, Port, Request, serve } from '../tp/worker.js';
-import { SocketLink, SocketLinkSpec } from './socket-link.js';
+import type { SocketLinkSpec } from './link-layout.js';
+import { SocketLink } from './socket-link.js';
 
 export type NetRequest = Request
   | { op: 'netInit'; init: Omit<ShardInit, 'link' | 'barrierTimeoutMs'>; link: SocketLinkSpec | null }
