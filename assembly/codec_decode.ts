@@ -66,12 +66,16 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
   }
   if (codec == ROT) {
     if (checkRaw(src, X, tokens, F, flags) != 0) return E_EXC;
-    if (ec) { // the whole stream is walked (and checked) before anything is written
+    // -ec: the whole stream is read (and checked) before anything is written; into the scratch past its first
+    // scratchBytes(F) when the caller gave room for every code, else walked now and read again row by row
+    let codes: usize = 0;
+    if (ec) {
+      if (<i64>scratchCap >= <i64>scratchBytes(F) + n64) codes = scratch + <usize>scratchBytes(F);
       ecReadBegin(src + <usize>codeOff, <i64>total - codeOff, bits);
-      if (!ecRead(0, <i32>n64)) return E_TRUNC; // a code runs past the stream
-      if (!ecReadEnd()) return E_HEADER;        // bytes left over, or padding bits not 0
+      if (!ecRead(codes, <i32>n64)) return E_TRUNC; // a code runs past the stream
+      if (!ecReadEnd()) return E_HEADER;            // bytes left over, or padding bits not 0
     }
-    decodeRot(src, <i32>tokens, bits, G, flags, F, <i32>O, X, oPtr, dst, acc, scratch);
+    decodeRot(src, <i32>tokens, bits, G, flags, F, <i32>O, X, oPtr, dst, acc, scratch, codes);
     return <i32>tokens;
   }
   const exc = src + <usize>excOff;

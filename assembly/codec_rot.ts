@@ -225,20 +225,24 @@ function rotBlockCountOf(F: i32, R: i32): i32 {
   return n;
 }
 
-/** Decode a validated codec 7 block: per block dequantize, inverse-rotate, patch outliers, store or add. */
+/**
+ * Decode a validated codec 7 block: per block dequantize, inverse-rotate, patch outliers, store or add. `-ec`: the
+ * byte codes of every row at `codesAll` when the caller already read them, else read from the stream row by row.
+ */
 export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32, F: i32, O: i32, X: u32, oPtr: usize,
-                          dst: usize, acc: bool, scratch: usize): void {
+                          dst: usize, acc: bool, scratch: usize, codesAll: usize): void {
   const ec = (flags & ENTROPY) != 0; // §12: byte codes from the (already checked) Huffman stream, row by row
   const R = rotBlock(flags), c = ec ? <f32>ecM(bits) : <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
   const rowbuf = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
-  if (ec) ecReadBegin(src + <usize>codeOff, <i64>load<u32>(src + 28) - codeOff, bits);
+  if (ec && codesAll == 0) ecReadBegin(src + <usize>codeOff, <i64>load<u32>(src + 28) - codeOff, bits);
   const lm = (flags & LEVELS) != 0, T = levelTable(bits);
   const f16vals = (flags & OUT_F16) != 0;
   let e: u32 = 0, blockId: u32 = 0;
   let nextRaw: u32 = X > 0 ? load<u32>(src + <usize>excOff) : 0xffffffff;
   for (let t = 0; t < tokens; t++) {
     const codes = src + <usize>(codeOff + <i64>t * rowBytes), scales = src + <usize>(scaleOff + <i64>t * groups * 2);
-    if (ec) ecRead(codes8, F);
+    if (ec && codesAll == 0) ecRead(codes8, F);
+    const rowCodes = codesAll != 0 ? codesAll + <usize>(t * F) : codes8;
     let g = 0, a = 0;
     for (let w = R; w >= 1; ) {
       if (a + w > F) { w >>>= 1; continue; }
@@ -254,7 +258,7 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
           const q = p + (<usize>a0 << 2);
           let i = 0;
           if (ec) {
-            const cq = codes8 + <usize>(a + a0);
+            const cq = rowCodes + <usize>(a + a0);
             for (; i + 16 <= n; i += 16) {
               dequant16(v128.load(cq + i), q + (<usize>i << 2), vc, vs);
             }

@@ -31,7 +31,9 @@ for (const name of CODECS) for (const F of FEATURES) for (const T of TOKENS) {
   const outliers = Array.from({ length: O }, (_, i) => Math.floor(((i + 0.5) * F) / O));
   const C = spec.codec === 5 ? F - O : F;
   const ctx = makeContext(spec, F, { outliers, ...staticParamsFromRange(new Array(C).fill(-3), new Array(C).fill(3), spec.bits) });
-  const codec = new SimdCodec(kernels, arena, ctx);
+  // scratch as the all-reduce gives it (bindings/tp/allreduce.ts): room for a message's byte codes, so -ec reads its stream once
+  const scratchCap = kernels.scratchBytes(F) + T * F;
+  const codec = new SimdCodec(kernels, arena, ctx, { ptr: arena.alloc(scratchCap), cap: scratchCap });
   const n = T * F, x = arena.f32(src, n);
   for (let i = 0; i < n; i++) x[i] = Math.sin(i * 0.7) * (outliers.includes(i % F) ? 40 : 1.5);
   const xs = x.slice();

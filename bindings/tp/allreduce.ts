@@ -106,7 +106,8 @@ export class Communicator {
     if (Array.from({ length: this.sites }, (_, i) => modeOf(i)).every((m) => m.exact)) return;
     const E = this.mem.hidden, s = this.mem;
     const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
-    const scratch = { cap: this.k.scratchBytes(E), ptr: 0 };
+    // room for a whole message's byte codes: -ec decoders then read their Huffman stream once (wire-format §12)
+    const scratch = { cap: this.k.scratchBytes(E) + s.maxBatch * E, ptr: 0 };
     scratch.ptr = arena.alloc(scratch.cap);
     this.algorithm = cfg.algorithm;
     this.codecs = [];
