@@ -27,7 +27,7 @@ const PEER = 'shard 1 (test peer)';
  */
 async function pair(o: { spinUs: number; direct: { write: boolean; read: boolean }; rounds: number; capAll?: number; size?: (r: number) => number }) {
   const capAll = o.capAll ?? 4096, size = o.size ?? (() => 1000);
-  const spec = { ...createSocketLink(2, 0, capAll, 64, ['shard 0', PEER], 10_000), spinUs: o.spinUs };
+  const spec = { ...createSocketLink(2, 0, capAll, 64, ['shard 0', PEER], 10_000), read: o.direct.read, spinUs: o.spinUs };
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const accepted = new Promise<net.Socket>((r) => server.once('connection', r));

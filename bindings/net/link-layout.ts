@@ -26,6 +26,8 @@ export interface SocketLinkSpec {
   names: string[];
   /** A fence waits at most this long for a peer's frame (default 5 s). */
   fenceMs: number;
+  /** Whether the worker may read its peers' sockets itself (LOWBIT_TP_NET_DIRECT=read; the LinkPort grants it per socket). */
+  read: boolean;
   /** How long the worker polls a socket it reads, in a fence, before it gives the reading back to the loop (µs). */
   spinUs: number;
 }
@@ -57,7 +59,7 @@ function envSpinUs(): number {
 
 export function createSocketLink(size: number, rank: number, capAll: number, capOne: number, names: string[], fenceMs = 5000): SocketLinkSpec {
   if (size > 64) throw new Error('a socket link joins at most 64 shards');
-  return { buffer: new SharedArrayBuffer(geometry(size, capAll, capOne).bytes), size, rank, capAll, capOne, names, fenceMs, spinUs: envSpinUs() };
+  return { buffer: new SharedArrayBuffer(geometry(size, capAll, capOne).bytes), size, rank, capAll, capOne, names, fenceMs, read: envDirect().read, spinUs: envSpinUs() };
 }
 
 export class LinkAborted extends Error {

@@ -31,8 +31,9 @@ export class LinkPort {
   private conns: (Conn | null)[];
   private sent: number[]; // per peer: the last handed round this loop sent
 
-  /** `direct`: let the worker write to / read from the sockets itself (default: LOWBIT_TP_NET_DIRECT, link-layout.ts). */
+  /** `direct`: let the worker write to / read from the sockets itself (default: LOWBIT_TP_NET_DIRECT, link-layout.ts; reading needs spec.read too). */
   constructor(readonly spec: SocketLinkSpec, private direct = envDirect()) {
+    this.direct = { write: direct.write, read: direct.read && spec.read };
     this.L = new Layout(spec);
     this.conns = new Array(spec.size).fill(null);
     this.sent = new Array(spec.size).fill(0);

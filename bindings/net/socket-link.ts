@@ -59,33 +59,30 @@ export class SocketLink implements Link {
     let handed = false;
     for (let q = 0; q < this.size; q++) if (q !== this.rank && !this.write(q, r)) handed = true;
     if (handed) { Atomics.add(c, OUT, 1); Atomics.notify(c, OUT); }
-    const deadline = Date.now() + this.spec.fenceMs, spinMs = this.spec.spinUs / 1000;
-    let until = performance.now() + spinMs;
+    const deadline = Date.now() + this.spec.fenceMs, reads = this.spec.read, spinMs = this.spec.spinUs / 1000;
+    let until = reads ? performance.now() + spinMs : 0;
     for (let spin = 0; ; spin++) {
       const gen = Atomics.load(c, GEN);
       let missing = -1, own = 0, got = 0;
       for (let q = 0; q < this.size; q++) {
         if (q === this.rank || Atomics.load(c, IN0 + q) >= r) continue;
-        if (this.reader.owns(q)) { own++; got += this.reader.poll(q); }
-        if (missing < 0 && Atomics.load(c, IN0 + q) < r) missing = q;
+        if (reads && this.reader.owns(q)) { own++; got += this.reader.poll(q); if (Atomics.load(c, IN0 + q) >= r) continue; }
+        if (missing < 0) missing = q;
       }
       if (missing < 0) break;
       this.check();
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        Atomics.store(c, ABORT, -2);
-        throw new LinkAborted(`${this.spec.names[missing]} sent nothing for round ${r} within ${this.spec.fenceMs} ms (stalled, dead or cut off)`);
-      }
       if (own) {
         // this thread reads those sockets: keep polling while bytes come in or for spinUs, then let the loop wait on
         // them (epoll) and wake us, so a peer that is slow this round costs no more spinning
         const now = performance.now();
         if (got) until = now + spinMs;
-        if (now < until) continue;
+        if (now < until) { if (Date.now() > deadline) this.late(missing, r); continue; }
         if (this.reader.giveBack(r)) { Atomics.add(c, OUT, 1); Atomics.notify(c, OUT); }
         continue;
       }
       if (spin < 200) continue;
+      const left = deadline - Date.now();
+      if (left <= 0) this.late(missing, r);
       Atomics.wait(c, GEN, gen, Math.min(left, 50));
     }
     this.round = r;
@@ -115,6 +112,11 @@ export class SocketLink implements Link {
       Atomics.store(c, HAND0 + 2 * q + p, r);
       return false;
     } finally { Atomics.store(c, LOCK0 + q, 0); }
+  }
+
+  private late(missing: number, r: number): never {
+    Atomics.store(this.L.ctrl, ABORT, -2);
+    throw new LinkAborted(`${this.spec.names[missing]} sent nothing for round ${r} within ${this.spec.fenceMs} ms (stalled, dead or cut off)`);
   }
 
   private check(): void {
