@@ -15,6 +15,7 @@
 // Usage:
 //   nice -n 10 node --import tsx scripts/net-overhead.ts [--model smollm2] [--repeats 7] [--decode 32] [--reps 200]
 //        [--modes exact,int4-g32] [--json FILE (appends one line)] [--label L]
+//     (LOWBIT_TP_NET_DIRECT=read in the environment: the shards' workers read their sockets themselves; recorded)
 //   nice -n 10 node --import tsx scripts/net-overhead.ts --part mech [--reps 2000]
 //   node --import tsx scripts/net-overhead.ts --part summary --json FILE   (per label and mode, over the invocations
 //        in FILE: median (min–max) of each invocation's medians; for before/after runs of two checkouts, interleaved)
@@ -167,11 +168,13 @@ const echo = async (n: number) => {
 };
 const slice = 4 * Math.ceil(inproc.cfg.vocab / 2), echoes = { 0: await echo(0), [slice]: await echo(slice), [4 * 64128]: await echo(4 * 64128) };
 await netE.close(); await inproc.close(); proc.kill('SIGTERM');
-console.log(`\n${model}, TP 2, root + 1 shard process on 127.0.0.1 vs in-process; ${repeats} repeats interleaved; round = benchReduce M = 1 × ${reps}; decode = ${decode} tokens after 8${label ? `; ${label}` : ''}`);
+console.log(`\n${model}, TP 2, root + 1 shard process on 127.0.0.1 vs in-process; ${repeats} repeats interleaved; round = benchReduce M = 1 × ${reps}; decode = ${decode} tokens after 8${label ? `; ${label}` : ''}${process.env.LOWBIT_TP_NET_DIRECT ? `; LOWBIT_TP_NET_DIRECT=${process.env.LOWBIT_TP_NET_DIRECT}` : ''}`);
 console.log('| mode | round ms in-process | round ms network | Δ round × rounds/token | control ms in-process | control ms network | decode ms/token in-process | decode ms/token network | Δ decode ms/token (per repeat) | Δ decode without logits |\n|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results as any[]) {
   console.log(`| ${r.mode} | ${f(r.round.inproc)} | ${f(r.round.net)} | ${r.rounds} × ${r.round.diff.median.toFixed(3)} = ${(r.rounds * r.round.diff.median).toFixed(2)} ms | ${f(r.control.inproc)} | ${f(r.control.net)} | ${f(r.decode.inproc, 2)} | ${f(r.decode.net, 2)} | ${f(r.decode.diff, 2)} | ${f(r.bare.diff, 2)} |`);
 }
 console.log(`\ncontrol round trip to shard 1 by reply size (30 each): ${Object.entries(echoes).map(([n, x]) => `${n} B ${f(x)} ms`).join(', ')}`);
-if (json) appendFileSync(json, JSON.stringify({ part: 'model', label, model, repeats, reps, decode, results, echoes, at: new Date().toISOString() }) + '\n');
+// the link's switches (bindings/net/link-layout.ts), so that runs of one checkout with and without direct reads stay apart
+const env = { direct: process.env.LOWBIT_TP_NET_DIRECT ?? '', spinUs: process.env.LOWBIT_TP_NET_SPIN_US ?? '' };
+if (json) appendFileSync(json, JSON.stringify({ part: 'model', label, model, repeats, reps, decode, env, results, echoes, at: new Date().toISOString() }) + '\n');
 process.exit(0);
