@@ -25,9 +25,19 @@ export const CODEC_SPEED: Record<string, CodecSpeed> = {
   'outlier-int4-static': { encNs: 4 / 3.1, decNs: 4 / 3.15 },
   'bf16': { encNs: 4 / 4.85, decNs: 4 / 4.75 },
 };
+/**
+ * Codec 7 on one core of the 16-core Xeon device (docs/results/device/codec-ec-bench-*.json, medians of 3 runs × 4
+ * shapes; that core runs int4-g32 at 3.33 / 7.19 GB/s, so these are if anything fast for the table above): uniform
+ * rotation, and the entropy-coded variant whose scalar Huffman stream makes it the slowest codec.
+ */
+export const ROTATION_SPEED: Record<'uniform' | 'entropy', CodecSpeed> = {
+  uniform: { encNs: 4 / 1.63, decNs: 4 / 2.08 },
+  entropy: { encNs: 4 / 0.95, decNs: 4 / 0.61 },
+};
 /** The exact sum's add, ns per value. */
 export const ADD_NS = 0.3;
-export const codecSpeed = (mode: string): CodecSpeed => CODEC_SPEED[mode] ?? CODEC_SPEED['int4-g32'];
+export const codecSpeed = (mode: string): CodecSpeed =>
+  CODEC_SPEED[mode] ?? (mode.includes('-ec') ? ROTATION_SPEED.entropy : /(^|-)rot\d/.test(mode) ? ROTATION_SPEED.uniform : CODEC_SPEED['int4-g32']);
 
 /**
  * Bytes of one message of tokens × features on the link (compact header, wire-format §11; no exceptions), or 4 per value
