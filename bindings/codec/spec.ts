@@ -12,7 +12,7 @@ export interface CodecSpec {
   rotOutliers?: boolean;   // codec 7: calibrated 16-bit outlier features kept out of the rotation
   outlierKeep?: number;    // codec 7 with outliers, suffix -k<N>: keep N features in 16-bit instead of ⌊E · fraction⌋
   levels?: boolean;        // codec 7, suffix -lm: Lloyd–Max levels (2–4 bits) instead of uniform ones
-  entropy?: boolean;       // codec 7, suffix -ec: 2M + 1 uniform levels, Huffman-coded (2–6 bits nominal, §12)
+  entropy?: boolean;       // codec 7, suffix -ec: 2M + 1 uniform levels, Huffman-coded (2–7 bits nominal, §12)
   rawRows?: boolean;       // static codecs: outlier-token rows sent raw in bf16 (§10), suffix -rows
 }
 
