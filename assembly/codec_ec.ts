@@ -5,16 +5,24 @@
 import { EC_LEN2, EC_LEN3, EC_LEN4, EC_LEN5, EC_LEN6, EC_LEN7, EC_M, EC_MAX_LEN } from './codec_ec_tables';
 
 const LUT_SIZE: i32 = 1 << EC_MAX_LEN;
-// Per width 2 … 7: a decode table of LUT_SIZE u16 (symbol << 4 | length; 0 = no code) and an encode table of
-// 2M + 1 u32 (bit-reversed code | length << 16). Filled on first use by each instance: a thread sharing this memory
-// that fills them at the same time writes the same values.
-const LUT = memory.data(6 * (1 << EC_MAX_LEN) * 2), ENC = memory.data(6 * 256 * 4);
+const PAIR_MAX_BITS: i32 = 5, PAIR_STRIDE: i32 = 43 * 43; // widths 2 … 5 (2M + 1 ≤ 43) also encode two codes at a time
+// Per width 2 … 7, filled on first use by each instance (a thread sharing this memory that fills them at the same
+// time writes the same values):
+//   LUT:   LUT_SIZE u16, symbol << 4 | length of the code that the next 12 bits start with (0 = none);
+//   MULTI: LUT_SIZE u32, every whole code in the next 12 bits, up to 3: total length | count << 4 | symbols << 8
+//          (0 = none), so the decoder's serial chain of table look-ups takes several codes per step;
+//   ENC:   2M + 1 u32, bit-reversed code | length << 16;
+//   PAIR:  (2M + 1)² u32 for widths ≤ 5, the codes of (a, b) concatenated (a first) | total length << 24.
+const LUT = memory.data(6 * (1 << EC_MAX_LEN) * 2), MULTI = memory.data(6 * (1 << EC_MAX_LEN) * 4), ENC = memory.data(6 * 256 * 4);
+const PAIR = memory.data((PAIR_MAX_BITS - 1) * PAIR_STRIDE * 4);
 let built: i32 = 0; // bit b: this instance has filled width b's tables
 
 @inline export function ecM(bits: i32): i32 { return unchecked(EC_M[bits]); }
 @inline function lengthsOf(bits: i32): usize { return bits == 2 ? EC_LEN2 : bits == 3 ? EC_LEN3 : bits == 4 ? EC_LEN4 : bits == 5 ? EC_LEN5 : bits == 6 ? EC_LEN6 : EC_LEN7; }
 @inline function lutOf(bits: i32): usize { return LUT + (<usize>(bits - 2) * <usize>LUT_SIZE << 1); }
 @inline function encOf(bits: i32): usize { return ENC + (<usize>(bits - 2) * 256 << 2); }
+@inline function multiOf(bits: i32): usize { return MULTI + (<usize>(bits - 2) * <usize>LUT_SIZE << 2); }
+@inline function pairOf(bits: i32): usize { return PAIR + (<usize>(bits - 2) * <usize>PAIR_STRIDE << 2); }
 
 /** Codes of length l among the first `upto` symbols. */
 function countLen(lens: usize, upto: i32, l: i32): i32 {
@@ -38,23 +46,55 @@ function build(bits: i32): void {
     store<u32>(enc + (<usize>s << 2), <u32>rev | (<u32>l << 16));
     for (let i = rev; i < LUT_SIZE; i += 1 << l) store<u16>(lut + (<usize>i << 1), <u16>((s << 4) | l));
   }
+  // MULTI from LUT: after a code of length l only 12 − l bits of the index are the stream's, so a further code
+  // counts only when it is that short
+  const multi = multiOf(bits);
+  for (let i = 0; i < LUT_SIZE; i++) {
+    let used = 0, count = 0, syms: u32 = 0;
+    while (count < 3) {
+      const e = <i32>load<u16>(lut + (<usize>((i >>> used) & (LUT_SIZE - 1)) << 1)), l = e & 15;
+      if (l == 0 || used + l > EC_MAX_LEN) break;
+      syms |= <u32>(e >>> 4) << (8 * count);
+      used += l; count++;
+    }
+    store<u32>(multi + (<usize>i << 2), count == 0 ? 0 : <u32>used | (<u32>count << 4) | (syms << 8));
+  }
+  if (bits <= PAIR_MAX_BITS) {
+    const pair = pairOf(bits);
+    for (let a = 0; a < nsym; a++) for (let b = 0; b < nsym; b++) {
+      const ea = load<u32>(enc + (<usize>a << 2)), eb = load<u32>(enc + (<usize>b << 2)), la = ea >>> 16;
+      store<u32>(pair + (<usize>(a * nsym + b) << 2), (ea & 0xffff) | ((eb & 0xffff) << la) | ((la + (eb >>> 16)) << 24));
+    }
+  }
   built |= 1 << bits;
 }
 
 // ------------------------------------------------------------------------------------------------ writer
-let wAcc: u64 = 0, wBits: i32 = 0, wPos: usize = 0, wEnd: usize = 0, wStart: usize = 0, wEnc: usize = 0;
+let wAcc: u64 = 0, wBits: i32 = 0, wPos: usize = 0, wEnd: usize = 0, wStart: usize = 0, wEnc: usize = 0, wPair: usize = 0, wSym: i32 = 0;
 
 /** Start a stream at dst, at most cap bytes. */
 export function ecWriteBegin(dst: usize, cap: i64, bits: i32): void {
   build(bits);
   wAcc = 0; wBits = 0; wPos = dst; wStart = dst; wEnd = dst + <usize>cap; wEnc = encOf(bits);
+  wPair = bits <= PAIR_MAX_BITS ? pairOf(bits) : 0; wSym = 2 * ecM(bits) + 1;
 }
 /** Append n byte codes (0 … 2M); false when the stream would pass its capacity. */
 export function ecWrite(codes: usize, n: i32): bool {
   // the state lives in locals inside the loop (globals are memory to the JIT), written back at the end
-  let acc = wAcc, nb = wBits, pos = wPos;
-  const enc = wEnc, end = wEnd;
-  for (let i = 0; i < n; i++) {
+  let acc = wAcc, nb = wBits, pos = wPos, i = 0;
+  const enc = wEnc, end = wEnd, pair = wPair, nsym = wSym;
+  if (pair != 0) for (; i + 2 <= n; i += 2) { // two codes per step: at most 2 · 9 bits onto fewer than 32
+    const ab = <i32>load<u16>(codes + i);
+    const e = load<u32>(pair + (<usize>((ab & 255) * nsym + (ab >>> 8)) << 2));
+    acc |= <u64>(e & 0xffffff) << <u64>nb;
+    nb += <i32>(e >>> 24);
+    if (nb >= 32) {
+      if (pos + 4 > end) return false;
+      store<u32>(pos, <u32>acc);
+      pos += 4; acc >>>= 32; nb -= 32;
+    }
+  }
+  for (; i < n; i++) {
     const e = load<u32>(enc + (<usize>load<u8>(codes + i) << 2));
     acc |= <u64>(e & 0xffff) << <u64>nb;
     nb += <i32>(e >>> 16);
@@ -78,17 +118,30 @@ export function ecWriteEnd(): i64 {
 }
 
 // ------------------------------------------------------------------------------------------------ reader
-let rAcc: u64 = 0, rBits: i32 = 0, rPos: usize = 0, rEnd: usize = 0, rLut: usize = 0;
+let rAcc: u64 = 0, rBits: i32 = 0, rPos: usize = 0, rEnd: usize = 0, rLut: usize = 0, rMulti: usize = 0;
 
 export function ecReadBegin(src: usize, len: i64, bits: i32): void {
   build(bits);
-  rAcc = 0; rBits = 0; rPos = src; rEnd = src + <usize>len; rLut = lutOf(bits);
+  rAcc = 0; rBits = 0; rPos = src; rEnd = src + <usize>len; rLut = lutOf(bits); rMulti = multiOf(bits);
 }
 /** Read n symbols into codes (or only walk them when codes is 0); false when a code runs past the stream. */
 export function ecRead(codes: usize, n: i32): bool {
-  let acc = rAcc, nb = rBits, pos = rPos; // locals in the loop, as ecWrite
-  const end = rEnd, lut = rLut;
-  for (let i = 0; i < n; i++) {
+  let acc = rAcc, nb = rBits, pos = rPos, i = 0; // locals in the loop, as ecWrite
+  const end = rEnd, lut = rLut, multi = rMulti;
+  // Several codes per look-up while 12 bits of the stream are in hand and 4 code bytes fit (3 written, 1 spare)
+  if (codes != 0) for (;;) {
+    if (nb < EC_MAX_LEN) {
+      if (pos + 4 > end) break;
+      acc |= <u64>load<u32>(pos) << <u64>nb; pos += 4; nb += 32;
+    }
+    if (i + 4 > n) break;
+    const e = load<u32>(multi + (<usize>(<i32>acc & (LUT_SIZE - 1)) << 2)), l = <i32>(e & 15);
+    if (l == 0) return false; // no code starts with these bits
+    store<u32>(codes + i, e >>> 8); // the bytes past this look-up's codes are rewritten by the next ones
+    i += <i32>(e >>> 4) & 3;
+    acc >>>= <u64>l; nb -= l;
+  }
+  for (; i < n; i++) {
     if (nb < EC_MAX_LEN) {
       if (pos + 4 <= end) { acc |= <u64>load<u32>(pos) << <u64>nb; pos += 4; nb += 32; }
       else while (pos < end && nb <= 56) { acc |= <u64>load<u8>(pos) << <u64>nb; pos++; nb += 8; }

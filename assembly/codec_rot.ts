@@ -2,6 +2,7 @@
 // 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts:
 // every butterfly is the same f32 add or subtract of the same two operands, in the same stage order.
 import { bf16Up, codeAt, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
+import { blockInLimit, groupMax, inLimit, inverseFinish, octetFromCodes, rotForward, rotForwardBlock, rotInverse } from './codec_hadamard';
 import { ecM, ecRead, ecReadBegin, ecWrite, ecWriteBegin, ecWriteEnd } from './codec_ec';
 import {
   codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, ENTROPY, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
@@ -25,62 +26,6 @@ const MID2 = memory.data(16), MID3 = memory.data(32), MID4 = memory.data(64);
   return q;
 }
 
-const SIGN_K: u32 = 0x9e3779b1;
-const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
-
-/** Sign-bit masks of positions i … i+3 (rotSign: top bit of i · 0x9E3779B1). */
-@inline function signMask(i: i32): v128 {
-  return v128.and(i32x4.mul(i32x4.add(i32x4.splat(i), i32x4(0, 1, 2, 3)), i32x4.splat(SIGN_K)), i32x4.splat(0x80000000));
-}
-@inline function signBit(i: i32): u32 { return (<u32>i * SIGN_K) & 0x80000000; }
-
-/** Unnormalized Walsh–Hadamard butterflies on w f32 at p (stages h = 1, 2, 4, …), as the reference. */
-function butterflies(p: usize, w: i32): void {
-  if (w < 4) {
-    for (let h = 1; h < w; h <<= 1)
-      for (let i = 0; i < w; i += h << 1)
-        for (let j = i; j < i + h; j++) {
-          const a = p + (<usize>j << 2), b = p + (<usize>(j + h) << 2);
-          const u = load<f32>(a), v = load<f32>(b);
-          store<f32>(a, u + v); store<f32>(b, u - v);
-        }
-    return;
-  }
-  // h = 1 and h = 2 inside each vector
-  for (let i = 0; i < w; i += 4) {
-    const q = p + (<usize>i << 2);
-    let x = v128.load(q);
-    let s = i32x4.shuffle(x, x, 1, 0, 3, 2);
-    x = i32x4.shuffle(f32x4.add(x, s), f32x4.sub(x, s), 0, 4, 2, 6);
-    s = i32x4.shuffle(x, x, 2, 3, 0, 1);
-    x = i32x4.shuffle(f32x4.add(x, s), f32x4.sub(x, s), 0, 1, 4, 5);
-    v128.store(q, x);
-  }
-  for (let h = 4; h < w; h <<= 1)
-    for (let i = 0; i < w; i += h << 1)
-      for (let j = i; j < i + h; j += 4) {
-        const a = p + (<usize>j << 2), b = p + (<usize>(j + h) << 2);
-        const u = v128.load(a), v = v128.load(b);
-        v128.store(a, f32x4.add(u, v)); v128.store(b, f32x4.sub(u, v));
-      }
-}
-
-function rotForward(p: usize, w: i32): void {
-  let i = 0;
-  for (; i + 4 <= w; i += 4) { const q = p + (<usize>i << 2); v128.store(q, v128.xor(v128.load(q), signMask(i))); }
-  for (; i < w; i++) { const q = p + (<usize>i << 2); store<u32>(q, load<u32>(q) ^ signBit(i)); }
-  butterflies(p, w);
-}
-
-/** Inverse rotation of w values at p, in place: butterflies, then x · (±1/w). */
-function rotInverse(p: usize, w: i32): void {
-  butterflies(p, w);
-  const r = <f32>1 / <f32>w, vr = f32x4.splat(r);
-  let i = 0;
-  for (; i + 4 <= w; i += 4) { const q = p + (<usize>i << 2); v128.store(q, v128.xor(f32x4.mul(v128.load(q), vr), signMask(i))); }
-  for (; i < w; i++) { const q = p + (<usize>i << 2); store<u32>(q, reinterpret<u32>(load<f32>(q) * r) ^ signBit(i)); }
-}
-
 /** 16 byte codes → (q − c) · s at r (16 f32). */
 @inline function dequant16(cc: v128, r: usize, vc: v128, vs: v128): void {
   const lo = i16x8.extend_low_i8x16_u(cc), hi = i16x8.extend_high_i8x16_u(cc);
@@ -98,16 +43,6 @@ function absMax(p: usize, n: i32): f32 {
   let a = max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
   for (; i < n; i++) a = max(a, abs(load<f32>(p + (<usize>i << 2))));
   return a;
-}
-
-/** True when every value is within ±LIMIT (false for NaN and ±Inf). */
-function inLimit(p: usize, n: i32): bool {
-  let ok = i32x4.splat(-1), i = 0;
-  const lim = f32x4.splat(LIMIT);
-  for (; i + 4 <= n; i += 4) ok = v128.and(ok, f32x4.le(f32x4.abs(v128.load(p + (<usize>i << 2))), lim));
-  if (!i32x4.all_true(ok)) return false;
-  for (; i < n; i++) if (!(abs(load<f32>(p + (<usize>i << 2))) <= LIMIT)) return false;
-  return true;
 }
 
 /**
@@ -130,7 +65,9 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
   let X = 0, blockId = 0;
   for (let t = 0; t < tokens; t++) {
     const row = src + (<usize>(t * F) << 2);
-    memory.copy(work, row, <usize>F << 2);
+    // outliers are zeroed in a copy of the row; without them the fused blocks rotate straight from the source
+    const from = O > 0 ? work : row;
+    if (O > 0) memory.copy(work, row, <usize>F << 2);
     for (let i = 0; i < O; i++) {
       const o = <usize>load<u32>(oPtr + (<usize>i << 2));
       store<f32>(work + (o << 2), 0);
@@ -142,8 +79,15 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
     for (let w = R; w >= 1; ) {
       if (a + w > F) { w >>>= 1; continue; }
       const p = work + (<usize>a << 2);
-      rotForward(p, w);
-      if (!inLimit(p, w)) {
+      const fused = w >= 64 && G >= 32; // octet maxima from the fused rotation serve as the group maxima
+      let m = f32x4.splat(0), ok = true;
+      if (fused) { m = rotForwardBlock(from + (<usize>a << 2), p, w); ok = blockInLimit(m); }
+      else {
+        if (from != work) memory.copy(p, from + (<usize>a << 2), <usize>w << 2);
+        rotForward(p, w);
+        ok = inLimit(p, w);
+      }
+      if (!ok) {
         if (ec) return 0; // §12: a block with NaN/Inf (or a butterfly overflow) goes as f32 whole
         X++;
         const end = excOff + <i64>X * excEntry;
@@ -154,10 +98,12 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
         for (let i = 0; i < w; i++) store<f32>(e + 4 + (<usize>i << 2), load<u8>(isOut + a + i) != 0 ? 0 : load<f32>(row + (<usize>(a + i) << 2)));
         memory.fill(e + 4 + (<usize>w << 2), 0, <usize>(R - w) << 2);
         memory.fill(p, 0, <usize>w << 2);
+        m = f32x4.splat(0); // the zeroed block's maxima
       }
       for (let a0 = 0; a0 < w; a0 += G, g++) {
         const n = min(G, w - a0), q = p + (<usize>a0 << 2);
-        const sBits = bf16Up(lm ? absMax(q, n) : absMax(q, n) / c);
+        const mx = fused ? groupMax(m, a0 / G, G) : absMax(q, n);
+        const sBits = bf16Up(lm ? mx : mx / c);
         store<u16>(scales + (<usize>g << 1), <u16>sBits);
         const inv = invScale(fromBf16(sBits)), vinv = f32x4.splat(inv);
         const cq = codes8 + <usize>(a + a0);
@@ -225,6 +171,14 @@ function rotBlockCountOf(F: i32, R: i32): i32 {
   return n;
 }
 
+/** Decoded values (a block, or a whole row) of w at p → out: added to what is there (out + x) or stored. */
+function finishBlock(p: usize, out: usize, w: i32, acc: bool): void {
+  if (!acc) { memory.copy(out, p, <usize>w << 2); return; }
+  let f = 0;
+  for (; f + 4 <= w; f += 4) { const q = out + (<usize>f << 2); v128.store(q, f32x4.add(v128.load(q), v128.load(p + (<usize>f << 2)))); }
+  for (; f < w; f++) { const q = out + (<usize>f << 2); store<f32>(q, load<f32>(q) + load<f32>(p + (<usize>f << 2))); }
+}
+
 /**
  * Decode a validated codec 7 block: per block dequantize, inverse-rotate, patch outliers, store or add. `-ec`: the
  * byte codes of every row at `codesAll` when the caller already read them, else read from the stream row by row.
@@ -243,15 +197,29 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
     const codes = src + <usize>(codeOff + <i64>t * rowBytes), scales = src + <usize>(scaleOff + <i64>t * groups * 2);
     if (ec && codesAll == 0) ecRead(codes8, F);
     const rowCodes = codesAll != 0 ? codesAll + <usize>(t * F) : codes8;
+    const out = dst + (<usize>(t * F) << 2);
+    const direct = O == 0; // no outliers to patch: each block goes straight to its place in dst
     let g = 0, a = 0;
     for (let w = R; w >= 1; ) {
       if (a + w > F) { w >>>= 1; continue; }
       const p = rowbuf + (<usize>a << 2);
+      const fused = w >= 64 && G >= 32 && !lm; // dequantize inside the fused inverse, one scale per 32 values
       if (blockId == nextRaw) {
         memory.copy(p, src + <usize>(excOff + <i64>e * excEntry) + 4, <usize>w << 2);
         e++;
         nextRaw = e < X ? load<u32>(src + <usize>(excOff + <i64>e * excEntry)) : 0xffffffff;
         g += (w + G - 1) / G;
+        if (direct) finishBlock(p, out + (<usize>a << 2), w, acc);
+      } else if (fused) {
+        for (let k = 0; k < w; k += 32) {
+          const vs = f32x4.splat(fromBf16(<u32>load<u16>(scales + (<usize>(g + k / G) << 1))));
+          let c0: v128, c1: v128;
+          if (ec) { c0 = v128.load(rowCodes + <usize>(a + k)); c1 = v128.load(rowCodes + <usize>(a + k + 16)); }
+          else { c0 = unpack16(codes + <usize>(((a + k) >>> 3) * bits), bits, tmp); c1 = unpack16(codes + <usize>(((a + k + 16) >>> 3) * bits), bits, tmp); }
+          octetFromCodes(c0, c1, vc, vs, p + (<usize>k << 2));
+        }
+        g += (w + G - 1) / G;
+        inverseFinish(p, w, direct ? out + (<usize>a << 2) : p, direct && acc);
       } else {
         for (let a0 = 0; a0 < w; a0 += G, g++) {
           const n = min(G, w - a0), s = fromBf16(<u32>load<u16>(scales + (<usize>g << 1))), vs = f32x4.splat(s);
@@ -280,20 +248,17 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
           for (; i < n; i++) store<f32>(q + (<usize>i << 2), (<f32>codeAt(codes, a + a0 + i, bits) - c) * s);
         }
         rotInverse(p, w);
+        if (direct) finishBlock(p, out + (<usize>a << 2), w, acc);
       }
       a += w; blockId++;
       if (w < R) w >>>= 1;
     }
+    if (direct) continue;
     const vals = src + <usize>valOff + (<usize>(t * O) << 1);
     for (let i = 0; i < O; i++) {
       const h = <u32>load<u16>(vals + (<usize>i << 1));
       store<f32>(rowbuf + (<usize>load<u32>(oPtr + (<usize>i << 2)) << 2), f16vals ? fromF16Scalar(h) : fromBf16(h));
     }
-    const out = dst + (<usize>(t * F) << 2);
-    let f = 0;
-    if (acc) {
-      for (; f + 4 <= F; f += 4) { const q = out + (<usize>f << 2); v128.store(q, f32x4.add(v128.load(q), v128.load(rowbuf + (<usize>f << 2)))); }
-      for (; f < F; f++) { const q = out + (<usize>f << 2); store<f32>(q, load<f32>(q) + load<f32>(rowbuf + (<usize>f << 2))); }
-    } else memory.copy(out, rowbuf, <usize>F << 2);
+    finishBlock(rowbuf, out, F, acc);
   }
 }

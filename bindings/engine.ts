@@ -77,7 +77,7 @@ export class Engine {
     if (flavor === 'relaxed' && !hasRelaxedSimd()) throw new Error('relaxed-SIMD kernels need a runtime with relaxed SIMD (Node ≥ 22, Deno, Chrome ≥ 114)');
     const module = opts.kernelModule ?? await loadKernelModule(flavor);
     // A given module may be either build: whichever memory it links against tells which.
-    const probe = (sh: boolean) => (new WebAssembly.Instance(module, { env: { memory: sharedMemory(65536, sh), abort() {} } }).exports.heapBase as () => number)();
+    const probe = (sh: boolean) => (new WebAssembly.Instance(module, { env: { memory: sharedMemory(1 << 20, sh), abort() {} } }).exports.heapBase as () => number)();
     let shared = flavor !== 'single', heapBase: number;
     try { heapBase = probe(shared); } catch (e) { if (!opts.kernelModule) throw e; shared = !shared; heapBase = probe(shared); }
     if (threads && !shared) throw new Error('worker threads need the shared-memory kernel build');

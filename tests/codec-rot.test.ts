@@ -105,6 +105,36 @@ test('§9 SIMD = reference on odd shapes and outlier sets, random and adversaria
   }), { numRuns: 300, seed: 12 });
 });
 
+test('§9 fused 64/128 blocks (one pass for stages h ≤ 16, one for the rest, range check on the way): SIMD = reference on edge blocks', () => {
+  // Each 128-value row block is one adversarial case: butterfly overflow from finite values, a value past 2^100 that
+  // the block's sum cancels, NaN next to huge values, -0 and subnormals, one spike per 32-value octet (the group
+  // maxima of g32/g64 come from the fused pass), and plain Gaussian values. F = 6·128 + 64 + 32 adds a fused 64-block
+  // and an unfused tail.
+  const g = gauss(77), F = 6 * 128 + 64 + 32, T = 3;
+  const x = Float32Array.from({ length: T * F }, () => g());
+  const put = (t: number, b: number, f: (i: number) => number) => { for (let i = 0; i < 128; i++) x[t * F + b * 128 + i] = f(i); };
+  put(0, 0, () => 3e38);                                // finite, the butterflies overflow to Inf
+  put(0, 1, (i) => (i < 2 ? (i ? -2e30 : 2e30) : 0));   // past 2^100, the block sums to 0
+  put(0, 2, (i) => (i === 5 ? NaN : i === 6 ? 1e29 : 1)); // NaN: the max alone would miss it
+  put(1, 0, (i) => (i % 2 ? -0 : 1e-42));
+  put(1, 1, (i) => (i % 32 === 7 ? 50 * (1 + (i >> 5)) : g()));
+  put(2, 3, (i) => (i === 127 ? -Infinity : g()));
+  for (const name of ['rot128-int4-g128', 'rot128-int3-g32', 'rot128-int5-g64', 'rot64-int4-g64', 'outlier-rot128-int4-g32', 'rot128-int4-g128-lm',
+    'rot128-int4-g128-ec', 'rot64-int2-g32-ec']) {
+    const spec = parseCodec(name);
+    const ctx = makeContext(spec, F, { outliers: spec.rotOutliers ? [3, 200, 860] : [] });
+    for (const rows of [x.subarray(F, 2 * F), x]) { // row 1 alone has no raw block (-ec codes it); all rows have
+      const n = rows.length / F, blk = encodeReference(ctx, rows, n), dec = new Float32Array(rows.length);
+      decodeReference(ctx, blk, dec, false);
+      const simd = simdRoundTrip(ctx, rows, n);
+      assert.deepEqual(simd.bytes, blk, `${name} ${n} rows`);
+      assert.deepEqual(bitsOf(simd.dec), bitsOf(dec), `${name} ${n} rows`);
+    }
+  }
+  // the raw blocks: the overflow, the 2^100 one, the NaN one, the -Inf one (rot128 without outliers)
+  assert.equal(readHeader(encodeReference(makeContext(parseCodec('rot128-int4-g128'), F, { outliers: [] }), x, T)).exceptions, 4);
+});
+
 test('§10 outlier-token rows: a row far outside the calibrated range is sent raw in bf16, others coded; SIMD = reference', () => {
   const F = 96, T = 20, spec = parseCodec('outlier-int4-static-rows');
   const outliers = [5, 50];
