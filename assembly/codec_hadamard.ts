@@ -15,12 +15,26 @@ const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
 }
 @inline export function signBit(i: i32): u32 { return (<u32>i * SIGN_K) & 0x80000000; }
 
-/** Stages h = 1 and h = 2 inside one vector. */
+// rotSign of positions 0 … 127 as u32 sign masks (the top bit of i · 0x9E3779B1), so fused blocks load them
+const SIGNS = memory.data<u32>([
+  0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000,
+  0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000,
+  0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000,
+  0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000,
+  0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000,
+  0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000,
+  0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000,
+  0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000, 0x00000000, 0x80000000, 0x00000000, 0x80000000, 0x00000000,
+]);
+@inline function signAt(i: i32): v128 { return v128.load(SIGNS + (<usize>i << 2)); }
+
+/**
+ * Stages h = 1 and h = 2 inside one vector: (x₀ + x₁, x₀ − x₁, …) as swap(x) + x with every second sign flipped —
+ * a − b is a + (−b) exactly in IEEE arithmetic — so one-input shuffles do it, no two-input blend.
+ */
 @inline function inVector(x: v128): v128 {
-  let s = i32x4.shuffle(x, x, 1, 0, 3, 2);
-  x = i32x4.shuffle(f32x4.add(x, s), f32x4.sub(x, s), 0, 4, 2, 6);
-  s = i32x4.shuffle(x, x, 2, 3, 0, 1);
-  return i32x4.shuffle(f32x4.add(x, s), f32x4.sub(x, s), 0, 1, 4, 5);
+  const y = f32x4.add(i32x4.shuffle(x, x, 1, 0, 3, 2), v128.xor(x, i32x4(0, 0x80000000, 0, 0x80000000)));
+  return f32x4.add(i32x4.shuffle(y, y, 2, 3, 0, 1), v128.xor(y, i32x4(0, 0, 0x80000000, 0x80000000)));
 }
 
 /** Stages h = 1 … 16 on 32 values in eight vectors, into dst. */
@@ -46,8 +60,8 @@ const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
   let v0 = v128.load(src), v1 = v128.load(src, 16), v2 = v128.load(src, 32), v3 = v128.load(src, 48);
   let v4 = v128.load(src, 64), v5 = v128.load(src, 80), v6 = v128.load(src, 96), v7 = v128.load(src, 112);
   if (flip) {
-    v0 = v128.xor(v0, signMask(base)); v1 = v128.xor(v1, signMask(base + 4)); v2 = v128.xor(v2, signMask(base + 8)); v3 = v128.xor(v3, signMask(base + 12));
-    v4 = v128.xor(v4, signMask(base + 16)); v5 = v128.xor(v5, signMask(base + 20)); v6 = v128.xor(v6, signMask(base + 24)); v7 = v128.xor(v7, signMask(base + 28));
+    v0 = v128.xor(v0, signAt(base)); v1 = v128.xor(v1, signAt(base + 4)); v2 = v128.xor(v2, signAt(base + 8)); v3 = v128.xor(v3, signAt(base + 12));
+    v4 = v128.xor(v4, signAt(base + 16)); v5 = v128.xor(v5, signAt(base + 20)); v6 = v128.xor(v6, signAt(base + 24)); v7 = v128.xor(v7, signAt(base + 28));
   }
   stages(v0, v1, v2, v3, v4, v5, v6, v7, dst);
 }
@@ -113,7 +127,7 @@ export function rotInverseBlock(p: usize, w: i32): void {
 }
 
 @inline function finish(q: usize, y: v128, vr: v128, i: i32, add: bool): v128 {
-  const x = v128.xor(f32x4.mul(y, vr), signMask(i));
+  const x = v128.xor(f32x4.mul(y, vr), signAt(i));
   return add ? f32x4.add(v128.load(q), x) : x;
 }
 
