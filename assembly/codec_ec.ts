@@ -128,7 +128,22 @@ export function ecReadBegin(src: usize, len: i64, bits: i32): void {
 export function ecRead(codes: usize, n: i32): bool {
   let acc = rAcc, nb = rBits, pos = rPos, i = 0; // locals in the loop, as ecWrite
   const end = rEnd, lut = rLut, multi = rMulti;
-  // Several codes per look-up while 12 bits of the stream are in hand and 4 code bytes fit (3 written, 1 spare)
+  // Four look-ups of several codes per refill: the refill tops the buffer up to 56–63 bits from an 8-byte load,
+  // advancing by whole bytes only (a branch-free bit reader), and four look-ups take at most 48 bits. Every entry
+  // holds a code (each table is a complete code of lengths ≤ 12: tests/codec-ec.test.ts checks the Kraft sums), so
+  // each look-up moves on.
+  if (codes != 0) while (pos + 8 <= end && i + 13 <= n) {
+    acc |= load<u64>(pos) << <u64>nb; pos += <usize>((63 - nb) >>> 3); nb |= 56;
+    let e = load<u32>(multi + (<usize>(<i32>acc & (LUT_SIZE - 1)) << 2)), l = <i32>(e & 15);
+    store<u32>(codes + i, e >>> 8); i += <i32>(e >>> 4) & 3; acc >>>= <u64>l; nb -= l;
+    e = load<u32>(multi + (<usize>(<i32>acc & (LUT_SIZE - 1)) << 2)); l = <i32>(e & 15);
+    store<u32>(codes + i, e >>> 8); i += <i32>(e >>> 4) & 3; acc >>>= <u64>l; nb -= l;
+    e = load<u32>(multi + (<usize>(<i32>acc & (LUT_SIZE - 1)) << 2)); l = <i32>(e & 15);
+    store<u32>(codes + i, e >>> 8); i += <i32>(e >>> 4) & 3; acc >>>= <u64>l; nb -= l;
+    e = load<u32>(multi + (<usize>(<i32>acc & (LUT_SIZE - 1)) << 2)); l = <i32>(e & 15);
+    store<u32>(codes + i, e >>> 8); i += <i32>(e >>> 4) & 3; acc >>>= <u64>l; nb -= l;
+  }
+  // Then one look-up at a time while 12 bits are in hand and 4 code bytes fit (3 written, 1 spare)
   if (codes != 0) for (;;) {
     if (nb < EC_MAX_LEN) {
       if (pos + 4 > end) break;
