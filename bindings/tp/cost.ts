@@ -26,13 +26,13 @@ export const CODEC_SPEED: Record<string, CodecSpeed> = {
   'bf16': { encNs: 4 / 4.85, decNs: 4 / 4.75 },
 };
 /**
- * Codec 7 on one core of the 16-core Xeon device (docs/results/device/codec-ec-bench-*.json, medians of 3 runs × 4
- * shapes; that core runs int4-g32 at 3.33 / 7.19 GB/s, so these are if anything fast for the table above): uniform
- * rotation, and the entropy-coded variant whose scalar Huffman stream makes it the slowest codec.
+ * Codec 7 on machine A, 64 × 576, the kernels of session 13 (docs/results/benchmarks.md, P2: fastest calls of
+ * bench/codec-ab.ts, with int4-g32 reading 3.12 / 5.56 GB/s beside them): uniform rotation, and the entropy-coded
+ * variant whose Huffman code makes it the slowest codec.
  */
 export const ROTATION_SPEED: Record<'uniform' | 'entropy', CodecSpeed> = {
-  uniform: { encNs: 4 / 1.63, decNs: 4 / 2.08 },
-  entropy: { encNs: 4 / 0.95, decNs: 4 / 0.61 },
+  uniform: { encNs: 4 / 3.96, decNs: 4 / 4.37 },
+  entropy: { encNs: 4 / 1.68, decNs: 4 / 1.93 },
 };
 /** The exact sum's add, ns per value. */
 export const ADD_NS = 0.3;
