@@ -1,6 +1,6 @@
 // SIMD kernel of codec 7 (docs/wire-format.md §9): block-Hadamard rotation, dynamic symmetric per-group scales,
-// 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts:
-// every butterfly is the same f32 add or subtract of the same two operands, in the same stage order.
+// 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts;
+// the rotation itself is codec_hadamard.ts, the Huffman stream of -ec codec_ec.ts.
 import { bf16Up, codeAt, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
 import { blockInLimit, groupMax, inLimit, inverseFinish, octetFromCodes, rotForward, rotForwardBlock, rotInverse } from './codec_hadamard';
 import { ecM, ecRead, ecReadBegin, ecWrite, ecWriteBegin, ecWriteEnd } from './codec_ec';
