@@ -10,10 +10,10 @@ const SIGN_K: u32 = 0x9e3779b1;
 const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
 
 /** Sign-bit masks of positions i … i+3 (rotSign: top bit of i · 0x9E3779B1). */
-@inline export function signMask(i: i32): v128 {
+@inline function signMask(i: i32): v128 {
   return v128.and(i32x4.mul(i32x4.add(i32x4.splat(i), i32x4(0, 1, 2, 3)), i32x4.splat(SIGN_K)), i32x4.splat(0x80000000));
 }
-@inline export function signBit(i: i32): u32 { return (<u32>i * SIGN_K) & 0x80000000; }
+@inline function signBit(i: i32): u32 { return (<u32>i * SIGN_K) & 0x80000000; }
 
 // rotSign of positions 0 … 127 as u32 sign masks (the top bit of i · 0x9E3779B1), so fused blocks load them
 const SIGNS = memory.data<u32>([
