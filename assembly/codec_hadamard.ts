@@ -2,6 +2,8 @@
 // order h = 1, 2, 4, …, and the inverse (butterflies, then · ±1/w). Bit-exact with bindings/codec/rotated.ts: every
 // value goes through the same f32 adds and subtracts of the same operands as there; only the schedule differs.
 //
+import { dequant4 } from './codec_lanes';
+
 // Blocks of 64 and 128 (all of a row but its tail) take a fused schedule: stages h = 1 … 16 on eight vectors (32
 // values) held in registers, then h = 32 and 64 on four vectors 32 values apart, so a block is read and written
 // twice instead of once per stage, and the encoder's range check rides on the last pass.
@@ -66,17 +68,14 @@ const SIGNS = memory.data<u32>([
   stages(v0, v1, v2, v3, v4, v5, v6, v7, dst);
 }
 
-/** (q − c) · s of four byte codes (lanes k … k + 3 of cc), as codec_rot's dequant16. */
-@inline function dq(q: v128, vc: v128, vs: v128): v128 { return f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(q), vc), vs); }
-
 /** The decoder's first pass: 32 byte codes (two vectors) dequantized with one scale, stages h = 1 … 16, into dst. */
 @inline export function octetFromCodes(c0: v128, c1: v128, vc: v128, vs: v128, dst: usize): void {
   const l0 = i16x8.extend_low_i8x16_u(c0), h0 = i16x8.extend_high_i8x16_u(c0);
   const l1 = i16x8.extend_low_i8x16_u(c1), h1 = i16x8.extend_high_i8x16_u(c1);
-  stages(dq(i32x4.extend_low_i16x8_u(l0), vc, vs), dq(i32x4.extend_high_i16x8_u(l0), vc, vs),
-    dq(i32x4.extend_low_i16x8_u(h0), vc, vs), dq(i32x4.extend_high_i16x8_u(h0), vc, vs),
-    dq(i32x4.extend_low_i16x8_u(l1), vc, vs), dq(i32x4.extend_high_i16x8_u(l1), vc, vs),
-    dq(i32x4.extend_low_i16x8_u(h1), vc, vs), dq(i32x4.extend_high_i16x8_u(h1), vc, vs), dst);
+  stages(dequant4(i32x4.extend_low_i16x8_u(l0), vc, vs), dequant4(i32x4.extend_high_i16x8_u(l0), vc, vs),
+    dequant4(i32x4.extend_low_i16x8_u(h0), vc, vs), dequant4(i32x4.extend_high_i16x8_u(h0), vc, vs),
+    dequant4(i32x4.extend_low_i16x8_u(l1), vc, vs), dequant4(i32x4.extend_high_i16x8_u(l1), vc, vs),
+    dequant4(i32x4.extend_low_i16x8_u(h1), vc, vs), dequant4(i32x4.extend_high_i16x8_u(h1), vc, vs), dst);
 }
 
 /**

@@ -93,6 +93,8 @@ export function codeScalar(v: f32, lo: i32, hi: i32): i32 {
   const wa = v128.and(v128.or(a, i16x8.shr_u(a, 4)), m), wb = v128.and(v128.or(b, i16x8.shr_u(b, 4)), m);
   v128.store(dst, i8x16.narrow_i16x8_u(wa, wb));
 }
+/** (q − c) · s of four codes in i32 lanes: codec 7's dequantization, one expression for every decoder path. */
+@inline export function dequant4(q: v128, vc: v128, vs: v128): v128 { return f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(q), vc), vs); }
 @inline export function invScale(s: f32): f32 { return s > 0 ? <f32>1 / s : 0; }
 /** Four i32x4 vectors of codes in 0…255 → one i8x16, in order. */
 @inline export function narrowCodes(q0: v128, q1: v128, q2: v128, q3: v128): v128 {

@@ -1,7 +1,7 @@
 // SIMD kernel of codec 7 (docs/wire-format.md §9): block-Hadamard rotation, dynamic symmetric per-group scales,
 // 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts;
 // the rotation itself is codec_hadamard.ts, the Huffman stream of -ec codec_ec.ts.
-import { bf16Up, codeAt, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
+import { bf16Up, codeAt, dequant4, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
 import { blockInLimit, groupMax, inLimit, inverseFinish, octetFromCodes, rotForward, rotForwardBlock, rotInverse } from './codec_hadamard';
 import { ecM, ecRead, ecReadBegin, ecWrite, ecWriteBegin, ecWriteEnd } from './codec_ec';
 import {
@@ -29,10 +29,10 @@ const MID2 = memory.data(16), MID3 = memory.data(32), MID4 = memory.data(64);
 /** 16 byte codes → (q − c) · s at r (16 f32). */
 @inline function dequant16(cc: v128, r: usize, vc: v128, vs: v128): void {
   const lo = i16x8.extend_low_i8x16_u(cc), hi = i16x8.extend_high_i8x16_u(cc);
-  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)), vc), vs));
-  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), vc), vs), 16);
-  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), vc), vs), 32);
-  v128.store(r, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), vc), vs), 48);
+  v128.store(r, dequant4(i32x4.extend_low_i16x8_u(lo), vc, vs));
+  v128.store(r, dequant4(i32x4.extend_high_i16x8_u(lo), vc, vs), 16);
+  v128.store(r, dequant4(i32x4.extend_low_i16x8_u(hi), vc, vs), 32);
+  v128.store(r, dequant4(i32x4.extend_high_i16x8_u(hi), vc, vs), 48);
 }
 
 /** max |x| over n values at p (n ≥ 0); NaN-free input. */
