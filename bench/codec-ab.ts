@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Arena } from '../bindings/arena.js';
 import { instantiateKernels, sharedMemory } from '../bindings/kernels.js';
-import { makeContext, parseCodec } from '../bindings/codec/spec.js';
-import { SimdCodec } from '../bindings/codec/simd.js';
+import { benchCodec } from './codec-setup.js';
 import { Rng } from '../bindings/util/rng.js';
 
 const env = process.env;
@@ -25,11 +24,7 @@ for (const path of wasms) {
   const rng = new Rng(1), x = arena.f32(src, n);
   for (let i = 0; i < n; i++) x[i] = 1.5 * rng.normal();
   builds.push(codecs.map((name) => {
-    const spec = parseCodec(name);
-    const O = name.startsWith('outlier') ? Math.floor(F / 64) : 0;
-    const ctx = makeContext(spec, F, { outliers: Array.from({ length: O }, (_, i) => Math.floor(((i + 0.5) * F) / O)) });
-    const scratchCap = kernels.scratchBytes(F) + T * F; // as the all-reduce gives it
-    const codec = new SimdCodec(kernels, arena, ctx, { ptr: arena.alloc(scratchCap), cap: scratchCap });
+    const { codec } = benchCodec(kernels, arena, name, F, T);
     const cap = codec.maxEncodedBytes(T), bytes = codec.encode(src, T, wire, cap);
     return { enc: () => { codec.encode(src, T, wire, cap); }, dec: () => { codec.decode(wire, bytes, sum, n, true); } };
   }));

@@ -4,9 +4,8 @@ import { Bench } from 'tinybench';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { Arena } from '../bindings/arena.js';
 import { instantiateKernels, loadKernelModule, sharedMemory } from '../bindings/kernels.js';
-import { makeContext, parseCodec, staticParamsFromRange } from '../bindings/codec/spec.js';
 import { encodeReference, decodeReference } from '../bindings/codec/reference.js';
-import { SimdCodec } from '../bindings/codec/simd.js';
+import { benchCodec } from './codec-setup.js';
 import { machine } from './machine.js';
 
 const TOKENS = (process.env.BENCH_TOKENS ?? '1,64,512').split(',').map(Number);
@@ -26,14 +25,7 @@ const rows: Row[] = [];
 const gbs = (bytes: number, ms: number) => bytes / (ms * 1e6);
 
 for (const name of CODECS) for (const F of FEATURES) for (const T of TOKENS) {
-  const spec = parseCodec(name);
-  const O = name.startsWith('outlier') ? Math.floor(F / 64) : 0;
-  const outliers = Array.from({ length: O }, (_, i) => Math.floor(((i + 0.5) * F) / O));
-  const C = spec.codec === 5 ? F - O : F;
-  const ctx = makeContext(spec, F, { outliers, ...staticParamsFromRange(new Array(C).fill(-3), new Array(C).fill(3), spec.bits) });
-  // scratch as the all-reduce gives it (bindings/tp/allreduce.ts): room for a message's byte codes, so -ec reads its stream once
-  const scratchCap = kernels.scratchBytes(F) + T * F;
-  const codec = new SimdCodec(kernels, arena, ctx, { ptr: arena.alloc(scratchCap), cap: scratchCap });
+  const { ctx, codec, outliers } = benchCodec(kernels, arena, name, F, T);
   const n = T * F, x = arena.f32(src, n);
   for (let i = 0; i < n; i++) x[i] = Math.sin(i * 0.7) * (outliers.includes(i % F) ? 40 : 1.5);
   const xs = x.slice();
