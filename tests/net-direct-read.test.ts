@@ -6,6 +6,7 @@
 // connection; over TCP at TP 2 the logits stay bitwise equal to the in-process run, and a stalled or killed peer is
 // still named within the deadline.
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { spawn, ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -80,9 +81,21 @@ async function pair(o: { spinUs: number; direct: { write: boolean; read: boolean
 }
 const BOTH = { write: true, read: true };
 
+/**
+ * Bytes the kernel cannot hold for a peer that reads nothing: the largest send and receive buffers Linux autotunes a
+ * TCP socket to (tcp_wmem / tcp_rmem maxima; 4 + 32 MiB on some machines, where a fixed 8 MiB frame went through at
+ * once), and 8 MiB more.
+ */
+function beyondSocketBuffers(): number {
+  const max = (f: string) => Number(readFileSync(f, 'utf8').trim().split(/\s+/)[2]);
+  try { return max('/proc/sys/net/ipv4/tcp_wmem') + max('/proc/sys/net/ipv4/tcp_rmem') + (8 << 20); } catch { return 64 << 20; }
+}
+
 test('socket link: a frame the kernel will not take at once goes out whole through the event loop, then direct writes resume; bytes exact', async () => {
-  const BIG = 8 << 20; // far beyond the socket buffers of a peer that does not read
-  const p = await pair({ spinUs: 100, direct: { write: true, read: false }, rounds: 3, capAll: BIG, size: (r) => (r === 2 ? 8 << 20 : 1000) });
+  const BIG = beyondSocketBuffers();
+  // size() runs in the worker from its source text, so the number goes in literally
+  const size = new Function('r', `return r === 2 ? ${BIG} : 1000;`) as (r: number) => number;
+  const p = await pair({ spinUs: 100, direct: { write: true, read: false }, rounds: 3, capAll: BIG, size });
   try {
     p.peer.pause(); // rank 1 reads nothing yet: the kernel's buffers fill, the worker's write comes up short
     // answer after a pause, so the loop has finished its writes before the worker's next round
