@@ -10,11 +10,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Engine } from '../bindings/engine.js';
 import { commConfigFor } from '../bindings/commands.js';
 import { machine } from './machine.js';
-import { autoPlan, predict } from '../bindings/tp/cost.js';
+import { autoCandidates, autoPlan, bandFor, predict } from '../bindings/tp/cost.js';
 
 const arg = (k: string, d: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
 const repeats = Number(arg('repeats', '5')), prefill = Number(arg('prefill', '128')), decode = Number(arg('decode', '16'));
-const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static,best,auto:int4-g32').split(',');
+const modes = arg('modes', 'exact,bf16,int8-g32,int4-g32,outlier-int4-static,rot128-int4-g128-ec,best,auto:int4-g32,auto:rot128-int4-g128-ec').split(',');
 const rates = arg('rates', 'none,10gbit,1gbit,100mbit').split(',');
 const model = 'smollm2', MB = 64;
 
@@ -24,7 +24,7 @@ export const stat = (xs: number[]): Stat => { const s = [...xs].sort((a, b) => a
 interface ModeRow {
   mode: string; bitsPerValue: number; wireMs1: Stat; wireMs64: Stat; prefillMs: Stat; decodeMsPerToken: Stat;
   /** The cost model (bindings/tp/cost.ts) from the link measured at connect: predicted ms and (predicted − measured) / measured. */
-  predictedMs1?: number; predictedMs64?: number; error1?: number; error64?: number; link?: { rttMs: number; mbps: number }; auto?: string | null;
+  predictedMs1?: number; predictedMs64?: number; error1?: number; error64?: number; link?: { rttMs: number; mbps: number; roundMs?: number }; auto?: string | null;
 }
 
 async function measure(e: Engine): Promise<ModeRow[]> {
@@ -52,15 +52,15 @@ async function measure(e: Engine): Promise<ModeRow[]> {
     if (link) {
       const p = (M: number) => {
         if (!mode.startsWith('auto')) return predict({ S: e.tp, M, E: e.cfg.hidden, mode, algorithm: 'all-gather', link }).ms;
-        const plan = autoPlan(e.tp, e.cfg.hidden, MB, mode.split(':')[1], link);
-        return predict({ S: e.tp, M, E: e.cfg.hidden, mode: M < plan.minRows ? 'exact' : plan.codec, algorithm: plan.algorithm, link }).ms;
+        const b = bandFor(autoPlan(e.tp, e.cfg.hidden, MB, mode.split(':')[1], link).bands, M);
+        return predict({ S: e.tp, M, E: e.cfg.hidden, mode: b.mode, algorithm: b.algorithm, link }).ms;
       };
-      Object.assign(row, { predictedMs1: p(1), predictedMs64: p(MB), link: { rttMs: link.rttMs, mbps: link.mbps }, auto: link.auto });
+      Object.assign(row, { predictedMs1: p(1), predictedMs64: p(MB), link: { rttMs: link.rttMs, mbps: link.mbps, roundMs: link.roundMs }, auto: link.auto });
       row.error1 = row.predictedMs1! / row.wireMs1.median - 1; row.error64 = row.predictedMs64! / row.wireMs64.median - 1;
     }
     rows.push(row);
     const pr = (x?: number, err?: number) => x === undefined ? '' : ` [model ${x.toFixed(3)}, ${(100 * err!).toFixed(0)} %]`;
-    console.error(`.. ${process.env.NET_RATE ?? 'in-process'} ${mode}: all-reduce ${row.wireMs1.median.toFixed(3)} ms${pr(row.predictedMs1, row.error1)} (1 row) ${row.wireMs64.median.toFixed(2)} ms${pr(row.predictedMs64, row.error64)} (64 rows), prefill ${row.prefillMs.median.toFixed(0)} ms, decode ${row.decodeMsPerToken.median.toFixed(1)} ms/token${link ? ` (link ${link.rttMs.toFixed(3)} ms, ${link.mbps.toFixed(0)} Mbit/s${row.auto ? `; ${row.auto}` : ''})` : ''}`);
+    console.error(`.. ${process.env.NET_RATE ?? 'in-process'} ${mode}: all-reduce ${row.wireMs1.median.toFixed(3)} ms${pr(row.predictedMs1, row.error1)} (1 row) ${row.wireMs64.median.toFixed(2)} ms${pr(row.predictedMs64, row.error64)} (64 rows), prefill ${row.prefillMs.median.toFixed(0)} ms, decode ${row.decodeMsPerToken.median.toFixed(1)} ms/token${link ? ` (link ${link.rttMs.toFixed(3)} ms, round ${link.roundMs?.toFixed(3)} ms, ${link.mbps.toFixed(0)} Mbit/s${row.auto ? `; ${row.auto}` : ''})` : ''}`);
   }
   return rows;
 }
@@ -97,15 +97,15 @@ if (isMain && process.argv.includes('--inner')) {
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [link, rows] of Object.entries(results)) for (const r of rows)
     console.log(`| ${link} | ${r.mode} | ${r.bitsPerValue.toFixed(2)} | ${f(r.wireMs1, 3)} | ${m(r.predictedMs1, r.error1)} | ${f(r.wireMs64, 2)} | ${m(r.predictedMs64, r.error64)} | ${f(r.prefillMs, 0)} | ${f(r.decodeMsPerToken, 1)} |`);
-  // auto against the best fixed choice, per link and measure (ratio of medians; > 1: auto slower)
-  for (const [link, rows] of Object.entries(results)) {
-    const a = rows.find((r) => r.mode.startsWith('auto')), fixed = rows.filter((r) => !r.mode.startsWith('auto'));
-    if (!a || !fixed.length) continue;
+  // each auto against the best fixed choice among its candidates, per link and measure (ratio of medians; > 1: auto slower)
+  for (const [link, rows] of Object.entries(results)) for (const a of rows.filter((r) => r.mode.startsWith('auto'))) {
+    const may = autoCandidates(a.mode.split(':')[1] ?? 'int4-g32', 576 /* SmolLM2's hidden size */), fixed = rows.filter((r) => may.includes(r.mode));
+    if (!fixed.length) continue;
     const vs = (k: 'wireMs1' | 'wireMs64' | 'prefillMs' | 'decodeMsPerToken') => {
       const best = fixed.reduce((b, r) => (r[k].median < b[k].median ? r : b));
       return `${k} ${(a[k].median / best[k].median).toFixed(2)}× best (${best.mode})`;
     };
-    console.log(`${link}: ${a.auto ?? 'auto: in-memory policy'}; auto vs best fixed: ${vs('wireMs1')}, ${vs('wireMs64')}, ${vs('prefillMs')}, ${vs('decodeMsPerToken')}`);
+    console.log(`${link}: ${a.mode}: ${a.auto ?? 'in-memory policy'}; vs the best fixed of ${may.join(', ')}: ${vs('wireMs1')}, ${vs('wireMs64')}, ${vs('prefillMs')}, ${vs('decodeMsPerToken')}`);
   }
   console.log('wrote docs/results/net-bench.json');
 }

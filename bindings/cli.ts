@@ -59,7 +59,9 @@ Launch like torch.distributed (run, eval, serve, shard): the same command on eve
   RANK…RANK+N−1 on N worker threads; WORLD_SIZE counts shards, so with mpirun give --rank). Off loopback every rank
   needs the same --secret.
 
---comm: exact (f32 sum), auto (exact or int4 rs-ag by shard count and message size; auto:CODEC picks the codec),
+--comm: exact (f32 sum), auto[:CODEC] (in one process: exact, or CODEC (default int4-g32) rs-ag for 16+ shards and large
+messages; over the network: per message size, the fastest of exact, bf16, int8-g32 and CODEC predicted from the link
+measured at connect, never one with fewer bits than CODEC),
 best (each site its own rotation codec and width from the profile's per-site allocation; best:B for B bits/value),
 or a CODEC: ${COMM_EXAMPLES.join(', ')}, … (grammar: ${CODEC_GRAMMAR}; docs/wire-format.md).
 Calibrated codecs (${COMM_EXAMPLES.filter((m) => needsCalibration(parseComm(m))).join(', ')}) calibrate on first use (32 × 128

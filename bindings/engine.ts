@@ -115,9 +115,9 @@ export class Engine {
   }
 
   /** Over the network: the link measured at connect and what `auto` chose from it (net/remote-pool.ts); else null. */
-  get link(): { rttMs: number; mbps: number; auto: string | null } | null {
+  get link(): { rttMs: number; mbps: number; roundMs?: number; auto: string | null } | null {
     const p = this.pool as Partial<RemotePool>;
-    return typeof p.link?.rttMs === 'number' ? { rttMs: p.link.rttMs, mbps: p.link.mbps, auto: p.autoPlan ? describeAuto(p.autoPlan) : null } : null;
+    return typeof p.link?.rttMs === 'number' ? { rttMs: p.link.rttMs, mbps: p.link.mbps, roundMs: p.link.roundMs, auto: p.autoPlan ? describeAuto(p.autoPlan) : null } : null;
   }
 
   get position(): number { return this.pos; }

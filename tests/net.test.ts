@@ -74,11 +74,20 @@ test('TP 2 over TCP with --comm auto: the link measured at connect, a plan from 
     assert.ok(notes.some((m) => m.startsWith('auto: ')), 'the choice is reported');
     assert.equal(a.pre.checks, 2 * 2 * net.cfg.layers * 2, 'every site checked');
     assert.equal(a.pre.mismatches + a.step.mismatches, 0, 'shards diverged');
-    // a plan forcing each side of the threshold (1 row exact, 16 rows coded) keeps the shards identical too
-    const b = await logitsFor(net, { mode: 'auto:int4-g32', algorithm: 'all-gather', fraction: 1 / 64, autoMinRows: 2 });
+    assert.ok(link.roundMs !== undefined && link.roundMs >= 0, 'a data-path round measured');
+    // a plan forcing three bands (1 row exact, 2–8 rows int8-g32, 9+ rows int4-g32) keeps the shards identical too,
+    // and each message goes in its band's codec
+    const autoBands = [{ minRows: 1, mode: 'exact', algorithm: 'all-gather' as const }, { minRows: 2, mode: 'int8-g32', algorithm: 'all-gather' as const },
+      { minRows: 9, mode: 'int4-g32', algorithm: 'all-gather' as const }];
+    const b = await logitsFor(net, { mode: 'auto:int4-g32', algorithm: 'all-gather', fraction: 1 / 64, autoBands });
     assert.equal(b.pre.mismatches + b.step.mismatches, 0, 'shards diverged (forced plan)');
-    assert.ok(b.pre.bytesSent / b.pre.valuesSent < 1, 'prefill (16 + 8 rows) coded');
+    const mixed = (8 * b.pre.bytesSent) / b.pre.valuesSent; // 16 rows at 5.007 bits + 8 rows at 9.007: 6.34
+    assert.ok(Math.abs(mixed - (16 * 5.007 + 8 * 9.007) / 24) < 0.02, `prefill: the full batch in int4-g32, the partial one in int8-g32 (${mixed} bits/value)`);
     assert.equal(b.step.bytesSent / b.step.valuesSent, 4, 'decode step (1 row) exact');
+    const c = await logitsFor(net, { mode: 'auto:int4-g32', algorithm: 'all-gather', fraction: 1 / 64, autoBands: autoBands.map((x) => ({ ...x, minRows: x.minRows === 9 ? 17 : x.minRows })) });
+    const bits = (8 * c.pre.bytesSent) / c.pre.valuesSent;
+    assert.ok(Math.abs(bits - 9.007) < 0.02, `prefill (16 and 8 rows) in int8-g32: ${bits} bits/value`);
+    assert.equal(c.pre.mismatches + c.step.mismatches, 0, 'shards diverged (int8-g32 band)');
   } finally { await net?.close(); stop(shard.proc); }
 });
 

@@ -19,7 +19,7 @@ import { NetInit, planHash, ShardHost } from './host.js';
 import { modelSha256 } from './model-hash.js';
 import { CONTROL_BYTES, ControlRequest } from './server.js';
 import { rendezvousOf } from './rendezvous.js';
-import { AutoPlan, autoPlan, describePlan, LinkInfo } from '../tp/cost.js';
+import { AutoPlan, autoPlan, describePlan, LinkInfo, predict } from '../tp/cost.js';
 
 export interface RemotePoolOptions {
   peers: string[]; secret?: string; flavor: KernelFlavor;
@@ -74,7 +74,8 @@ export class RemotePool {
       await pool.mesh();
       if (o.measureLink !== false) {
         pool.link = await pool.measureLink();
-        o.onNote?.(`link: round trip ${pool.link.rttMs.toFixed(3)} ms, ${pool.link.mbps.toFixed(0)} Mbit/s (slowest of ${S - 1} peer${S > 2 ? 's' : ''})`);
+        pool.link.roundMs = await pool.measureRound(pool.link);
+        o.onNote?.(`link: round trip ${pool.link.rttMs.toFixed(3)} ms, ${pool.link.mbps.toFixed(0)} Mbit/s (slowest of ${S - 1} peer${S > 2 ? 's' : ''}); an all-reduce round on the data path ${pool.link.roundMs.toFixed(3)} ms`);
       }
     } catch (e) { await pool.rendezvous?.close(`the root failed: ${(e as Error).message}`); await pool.close(); throw e; }
     return pool;
@@ -126,14 +127,26 @@ export class RemotePool {
     return { rttMs: Math.max(...peers.map((p) => p.rttMs)), mbps: Math.min(...peers.map((p) => p.mbps)), peers };
   }
 
+  /**
+   * The fixed cost of one round on the shards' own data path (tp/cost.ts LinkInfo.roundMs): every shard runs 1-row
+   * exact all-reduces back to back (the comm settings are not made yet, so the reduce is exact), 9 × 16 of them (the
+   * same machine gave means of 0.15–1.4 ms under load); the median of the slowest shard's means, less what the cost model gives those 1-row messages for bytes and adds.
+   */
+  private async measureRound(link: LinkInfo): Promise<number> {
+    const means: number[] = [];
+    for (let i = 0; i < 9; i++) means.push(Math.max(...await this.allNow<number>({ op: 'benchReduce', M: 1, reps: 16 }, 10_000)));
+    const own = predict({ S: this.size, M: 1, E: this.inits[0].cfg.hidden, mode: 'exact', algorithm: 'all-gather', link: { ...link, roundMs: 0 } }).ms;
+    return Math.max(0, means.sort((a, b) => a - b)[4] - own);
+  }
+
   /** `auto` over the network: the root's plan (tp/cost.ts) from the measured link goes to every shard with the request. */
   private planComm(req: Request): Request {
-    if (req.op !== 'comm' || !req.config?.mode.startsWith('auto') || !this.link || req.config.autoMinRows !== undefined) return req;
+    if (req.op !== 'comm' || !req.config?.mode.startsWith('auto') || !this.link || req.config.autoBands !== undefined) return req;
     const i = this.inits[0], codec = req.config.mode.split(':')[1] ?? 'int4-g32';
     const plan = autoPlan(this.size, i.cfg.hidden, i.memory.maxBatch, codec, this.link, req.config.fraction);
     if (JSON.stringify(plan) !== JSON.stringify(this.autoPlan)) this.o.onNote?.(`${describePlan(plan)} (predicted from the link)`);
     this.autoPlan = plan;
-    return { op: 'comm', config: { ...req.config, algorithm: plan.algorithm, autoMinRows: plan.minRows } };
+    return { op: 'comm', config: { ...req.config, autoBands: plan.bands } };
   }
 
   /** A control request to shard s ≥ 1 with a deadline (extended by each progress note while loading). */

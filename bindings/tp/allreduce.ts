@@ -15,6 +15,7 @@ import { Link } from './link.js';
 import { ShardMemory } from './memory.js';
 import { splitRange } from './plan.js';
 import { autoChoice } from './policy.js';
+import type { AutoBand } from './cost.js';
 
 export type Algorithm = 'all-gather' | 'rs-ag';
 export interface RangeData { lo: Float32Array; hi: Float32Array }
@@ -34,8 +35,11 @@ export interface CommConfig {
    * range before encoding and multiply it back per shard before the sum (SmoothQuant-style smoothing).
    */
   smooth?: boolean;
-  /** `auto` over a network link (tp/cost.ts autoPlan, made by the root from the link it measured): exact below this many rows. */
-  autoMinRows?: number;
+  /**
+   * `auto` over a network link (tp/cost.ts autoPlan, made by the root from the link it measured): the mode and
+   * algorithm per message size; replaces `mode`'s codec and `algorithm`.
+   */
+  autoBands?: AutoBand[];
   /**
    * A mode per site (calibrate/allocate.ts: per-site bit allocation, or one site at a time for sensitivity):
    * overrides `mode` site by site; `exact` sends that site's partials in f32. Every shard gets the same list.
@@ -47,6 +51,8 @@ export interface CommConfig {
 interface SiteCodecs { partial: SimdCodec[]; chunk: (SimdCodec | null)[][]; sum: SimdCodec[] }
 /** A site without codecs (its mode is `exact`) is reduced exactly. */
 const EXACT_SITE: SiteCodecs | null = null;
+/** How messages of `minRows` rows and more (to the next route's) are reduced: codecs per site (null: all exact). */
+interface Route { minRows: number; algorithm: Algorithm; codecs: (SiteCodecs | null)[] | null }
 
 const toRanges = (r: RangeData | undefined): FeatureRanges | null => {
   if (!r) return null;
@@ -62,10 +68,8 @@ const slice = (r: FeatureRanges | null, a: number, b: number): FeatureRanges | n
 export class Communicator {
   bytesSent = 0;
   valuesSent = 0;
-  private codecs: (SiteCodecs | null)[] | null = null;
-  private algorithm: Algorithm = 'all-gather';
-  private auto = false; // `auto`: exact or rs-ag per message, by tp/policy.ts
-  private autoMinRows: number | undefined;
+  private routes: Route[] = []; // one, or one per band of `auto` over a network link
+  private inMemoryAuto = false; // `auto` in one process: exact or rs-ag per message, by tp/policy.ts
   private chunks: [number, number][];
   private rotate = 0;
   private smooth: Float32Array[][] | null = null; // [site][shard] per-feature calibrated range (probe)
@@ -88,7 +92,7 @@ export class Communicator {
   private view(ptr: number, n: number): Uint8Array { return new Uint8Array(this.bytes.buffer, ptr, n); }
 
   configure(cfg: CommConfig | null): void {
-    this.codecs = null;
+    this.routes = [];
     this.rotate = cfg?.rotate ?? 0;
     if (this.rotate && (cfg!.algorithm !== 'all-gather' || this.mem.hidden % this.rotate || this.rotate & (this.rotate - 1)))
       throw new Error(`rotate ${this.rotate}: needs all-gather and a power-of-two block dividing ${this.mem.hidden}`);
@@ -97,25 +101,32 @@ export class Communicator {
       if (cfg.algorithm !== 'all-gather' || !cfg.sites || cfg.rotate) throw new Error('smooth: needs all-gather, a calibration profile and no rotation');
       this.smooth = cfg.sites.map((sp) => sp.partial.map((r) => r.lo.map((lo, j) => Math.max(Math.abs(lo), Math.abs(r.hi[j]), 1e-6))));
     }
-    this.auto = cfg?.mode.startsWith('auto') ?? false;
-    this.autoMinRows = cfg?.autoMinRows;
-    if (this.auto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: this.autoMinRows === undefined ? 'rs-ag' : cfg!.algorithm };
+    const auto = cfg?.mode.startsWith('auto') ?? false, bands = auto ? cfg!.autoBands : undefined;
+    this.inMemoryAuto = auto && !bands;
+    if (this.inMemoryAuto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
     if (!cfg || this.S === 1) return;
     if (cfg.siteModes && cfg.siteModes.length !== this.sites) throw new Error(`siteModes: ${cfg.siteModes.length} modes for ${this.sites} sites`);
-    const modeOf = (site: number) => parseCommMode(cfg!.siteModes?.[site] ?? cfg!.mode);
-    if (Array.from({ length: this.sites }, (_, i) => modeOf(i)).every((m) => m.exact)) return;
     const E = this.mem.hidden, s = this.mem;
     const arena = new Arena({ buffer: this.bytes.buffer } as unknown as WebAssembly.Memory, s.codecStart, s.codecEnd);
     // room for a whole message's byte codes: -ec decoders then read their Huffman stream once (wire-format §12)
     const scratch = { cap: this.k.scratchBytes(E) + s.maxBatch * E, ptr: 0 };
     scratch.ptr = arena.alloc(scratch.cap);
-    this.algorithm = cfg.algorithm;
-    this.codecs = [];
+    const plain = cfg;
+    this.routes = bands
+      ? bands.map((b) => ({ minRows: b.minRows, algorithm: b.algorithm, codecs: this.siteCodecs({ ...plain, mode: b.mode, algorithm: b.algorithm, siteModes: undefined }, arena, scratch) }))
+      : [{ minRows: 1, algorithm: cfg.algorithm, codecs: this.siteCodecs(cfg, arena, scratch) }];
+  }
+
+  /** Codecs per site for `cfg` (null: every site exact), from `arena`, sharing one scratch buffer. */
+  private siteCodecs(cfg: CommConfig, arena: Arena, scratch: { cap: number; ptr: number }): (SiteCodecs | null)[] | null {
+    const modeOf = (site: number) => parseCommMode(cfg.siteModes?.[site] ?? cfg.mode);
+    if (Array.from({ length: this.sites }, (_, i) => modeOf(i)).every((m) => m.exact)) return null;
+    const E = this.mem.hidden, codecs: (SiteCodecs | null)[] = [];
     for (let site = 0; site < this.sites; site++) {
       const mode = modeOf(site);
-      if (mode.exact) { this.codecs.push(EXACT_SITE); continue; }
+      if (mode.exact) { codecs.push(EXACT_SITE); continue; }
       const mk = (features: number, r: FeatureRanges | null, seed: number) =>
-        new SimdCodec(this.k, arena, contextFor(mode, features, r, cfg!.fraction, seed), scratch);
+        new SimdCodec(this.k, arena, contextFor(mode, features, r, cfg.fraction, seed), scratch);
       const prof = cfg.sites?.[site];
       const sc: SiteCodecs = { partial: [], chunk: [], sum: [] };
       for (let t = 0; t < this.S; t++) {
@@ -124,8 +135,9 @@ export class Communicator {
         else sc.chunk.push(this.chunks.map(([a, b], c) => (t === this.me || c === this.me ? mk(b - a, slice(pr, a, b), 7919 * site + 131 * t + c) : null)));
       }
       if (cfg.algorithm === 'rs-ag') sc.sum = this.chunks.map(([a, b], c) => mk(b - a, slice(toRanges(prof?.sum), a, b), 104729 * site + c));
-      this.codecs.push(sc);
+      codecs.push(sc);
     }
+    return codecs;
   }
 
   startObserving(momentum = 0.9): void {
@@ -137,11 +149,14 @@ export class Communicator {
   reduce(site: number, partial: number, M: number): number {
     const n = M * this.mem.hidden;
     if (this.poison?.site === site) new Float32Array(this.bytes.buffer, partial, n)[this.poison.index] = this.poison.value;
+    let route = this.routes[0];
+    for (const r of this.routes) if (r.minRows <= M) route = r;
+    const sc = route?.codecs?.[site];
     let sum: number;
     if (this.S === 1) sum = partial;
-    else if (!this.codecs?.[site] || (this.auto && autoChoice(this.S, n, M, this.autoMinRows) === 'exact')) sum = this.exact(partial, n);
-    else if (this.algorithm === 'all-gather') sum = this.allGather(site, partial, M);
-    else sum = this.reduceScatterAllGather(site, partial, M);
+    else if (!sc || (this.inMemoryAuto && autoChoice(this.S, n) === 'exact')) sum = this.exact(partial, n);
+    else if (route.algorithm === 'all-gather') sum = this.allGather(site, sc, partial, M);
+    else sum = this.reduceScatterAllGather(sc, partial, M);
     if (this.verify && this.S > 1) this.checkIdentical(sum, n);
     if (this.observed) {
       const f32 = new Float32Array(this.bytes.buffer);
@@ -170,8 +185,8 @@ export class Communicator {
     return sum;
   }
 
-  private allGather(site: number, partial: number, M: number): number {
-    const n = M * this.mem.hidden, me = this.mem, codecs = this.codecs![site]!.partial;
+  private allGather(site: number, sc: SiteCodecs, partial: number, M: number): number {
+    const n = M * this.mem.hidden, me = this.mem, codecs = sc.partial;
     if (this.rotate) {
       this.bytes.copyWithin(me.commTmp, partial, partial + 4 * n);
       hadamardBlocks(new Float32Array(this.bytes.buffer, me.commTmp, n), this.rotate, false);
@@ -206,8 +221,8 @@ export class Communicator {
     return me.sum;
   }
 
-  private reduceScatterAllGather(site: number, partial: number, M: number): number {
-    const me = this.mem, sc = this.codecs![site]!, S = this.S;
+  private reduceScatterAllGather(sc: SiteCodecs, partial: number, M: number): number {
+    const me = this.mem, S = this.S;
     const tmp = me.commTmp, red = me.commTmp + 4 * M * me.hidden;
     // round 1: chunk c of my partial to shard c
     for (let c = 0; c < S; c++) {

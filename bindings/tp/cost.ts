@@ -1,8 +1,9 @@
 // A cost model of one all-reduce between shards joined by a network link (issue 11, item 3), and the `auto` plan made
 // from it. Per shard, predicted wire time = encode + decode (ns per value per codec, measured on this machine by
 // bench/codec.bench.ts: docs/results/codec-bench.json, 64 × 576) + the bytes it sends / the link's bandwidth (each
-// shard's own link carries its S − 1 peer messages) + rounds × half the round trip (in a round every shard sends at
-// once, so a round waits one one-way trip, not a request and its answer):
+// shard's own link carries its S − 1 peer messages) + rounds × the cost of one round (measured on the shards' own data
+// path when the root could — back-to-back 1-row exact all-reduces — else half the control connection's round trip: in a
+// round every shard sends at once, so a round waits one one-way trip, not a request and its answer):
 //   exact       1 round, (S − 1) × 4n bytes, (S − 1) n adds
 //   all-gather  1 round, (S − 1) × encoded(n) bytes, encode n + decode S·n
 //   rs-ag       2 rounds, 2 (S − 1) × encoded(n / S) bytes, encode n + decode (2S − 1) n / S
@@ -15,24 +16,33 @@ import { CodecId, layoutOf } from '../codec/wire.js';
 import { EC_TABLES } from '../codec/entropy-tables.js';
 import type { Algorithm } from './allreduce.js';
 
-export interface LinkInfo { /** round trip, ms */ rttMs: number; /** bandwidth, Mbit/s */ mbps: number }
+export interface LinkInfo {
+  /** round trip of the control connection, ms */ rttMs: number; /** bandwidth, Mbit/s */ mbps: number;
+  /**
+   * Fixed cost of one all-reduce round on the shards' data path, ms: a 1-row exact all-reduce measured back to back
+   * after the mesh is up (net/remote-pool.ts), less its own bytes and adds. The data path (worker → socket → peer's
+   * event loop → peer's worker) is not the control connection's (request → event loop → reply), so when present this
+   * replaces rttMs / 2.
+   */
+  roundMs?: number;
+}
 /** ns per value: encoding a value, and decoding (and adding) one. */
 export interface CodecSpeed { encNs: number; decNs: number }
 
-// docs/results/codec-bench.json (2-core AMD EPYC, 64 tokens × 576 features, SIMD): ns/value = 4 bytes / (GB/s)
+// ns/value = 4 bytes / (GB/s). Machine A (2-core AMD EPYC), 64 tokens × 576 features, the kernels of session 14:
+// medians of 3 runs of `T=64 F=576 C=<these codecs> ROUNDS=7 node dist/bench/codec-ab.js build/lowbit-simd.wasm`
+// (fastest calls, one process; docs/results/benchmarks.md, "Codec speeds for the cost model"). One tool and one run
+// for all, so `auto` compares codecs on one footing.
 export const CODEC_SPEED: Record<string, CodecSpeed> = {
-  'int4-g32': { encNs: 4 / 2.04, decNs: 4 / 3.05 },
-  'outlier-int4-static': { encNs: 4 / 3.1, decNs: 4 / 3.15 },
-  'bf16': { encNs: 4 / 4.85, decNs: 4 / 4.75 },
+  'int4-g32': { encNs: 4 / 3.85, decNs: 4 / 9.34 },
+  'int8-g32': { encNs: 4 / 4.06, decNs: 4 / 9.95 },
+  'outlier-int4-static': { encNs: 4 / 8.66, decNs: 4 / 7.75 },
+  'bf16': { encNs: 4 / 8.46, decNs: 4 / 14.18 },
 };
-/**
- * Codec 7 on machine A, 64 × 576, the kernels of session 13 (docs/results/benchmarks.md, P2: fastest calls of
- * bench/codec-ab.ts, with int4-g32 reading 3.12 / 5.56 GB/s beside them): uniform rotation, and the entropy-coded
- * variant whose Huffman code makes it the slowest codec.
- */
+/** Codec 7, the same runs: uniform rotation (rot128-int4-g128), and the entropy-coded variant (…-ec), the slowest codec. */
 export const ROTATION_SPEED: Record<'uniform' | 'entropy', CodecSpeed> = {
-  uniform: { encNs: 4 / 3.96, decNs: 4 / 4.37 },
-  entropy: { encNs: 4 / 1.68, decNs: 4 / 1.93 },
+  uniform: { encNs: 4 / 4.57, decNs: 4 / 5.32 },
+  entropy: { encNs: 4 / 2.49, decNs: 4 / 2.06 },
 };
 /** The exact sum's add, ns per value. */
 export const ADD_NS = 0.3;
@@ -59,6 +69,9 @@ export interface CostQuery {
 }
 export interface Cost { ms: number; computeMs: number; transferMs: number; latencyMs: number; bytes: number; rounds: number }
 
+/** ms one round waits beyond its bytes: the data path's when measured, else half the control round trip. */
+export const roundCost = (link: LinkInfo): number => link.roundMs ?? link.rttMs / 2;
+
 /** Predicted wire time of one all-reduce of M × E values per shard (mode 'exact' ignores the algorithm). */
 export function predict(q: CostQuery): Cost {
   const { S, M, E, link } = q, n = M * E, exact = parseCommMode(q.mode).exact;
@@ -72,29 +85,60 @@ export function predict(q: CostQuery): Cost {
       bytes = 2 * (S - 1) * wireBytes(q.mode, M, Math.ceil(E / S), q.fraction); rounds = 2; ns = n * sp.encNs + ((2 * S - 1) / S) * n * sp.decNs;
     }
   }
-  const computeMs = ns / 1e6, transferMs = (8 * bytes) / (link.mbps * 1e3), latencyMs = (rounds * link.rttMs) / 2;
+  const computeMs = ns / 1e6, transferMs = (8 * bytes) / (link.mbps * 1e3), latencyMs = rounds * roundCost(link);
   return { ms: computeMs + transferMs + latencyMs, computeMs, transferMs, latencyMs, bytes, rounds };
 }
 
-/** What `auto` does over a network link: exact below minRows rows per message, the codec with `algorithm` from there on. */
-export interface AutoPlan { codec: string; algorithm: Algorithm; minRows: number; maxRows: number }
+/**
+ * Codecs at least as accurate as any codec of ≤ 8 bits, most accurate first. `auto:C` may send one of those with more
+ * bits than C instead of C, where it is predicted faster (on a fast link, int8-g32's cheaper kernels can beat a 4-bit
+ * codec's fewer bytes); it never sends fewer bits than C, so it never costs accuracy below what was asked for.
+ */
+export const AUTO_LADDER = ['exact', 'bf16', 'int8-g32'];
+
+/** The modes `auto:codec` chooses among, most accurate first, the codec last. */
+export function autoCandidates(codec: string, E: number, fraction = 1 / 64): string[] {
+  const bits = (m: string) => wireBytes(m, 64, E, fraction) / (64 * E);
+  return [...AUTO_LADDER.filter((m) => m !== codec && bits(m) > bits(codec)), codec];
+}
+
+/** From `minRows` rows on (to the next band's), messages go as `mode` with `algorithm` (ignored for exact). */
+export interface AutoBand { minRows: number; mode: string; algorithm: Algorithm }
+/** What `auto` does over a network link: a band per message size, from 1 row to maxRows. */
+export interface AutoPlan { codec: string; bands: AutoBand[]; maxRows: number }
+
+/** The band of messages of M rows (bands sorted by minRows, the first from 1). */
+export const bandFor = (bands: AutoBand[], M: number): AutoBand => {
+  let b = bands[0];
+  for (const x of bands) if (x.minRows <= M) b = x;
+  return b;
+};
 
 /**
- * The plan of lowest predicted time for messages of 1…maxRows rows: the algorithm the codec runs with (the cheaper one
- * at maxRows) and the first row count from which the codec beats exact (Infinity: never). Both costs are linear in
- * the rows, the codec's with the larger intercept (≥ as many rounds), so there is one crossover at most.
+ * Per message size 1…maxRows, the candidate (autoCandidates) and algorithm of lowest predicted time; ties go to the
+ * more accurate. Every cost is linear in the rows, so each choice holds over one interval: a handful of bands at most.
  */
 export function autoPlan(S: number, E: number, maxRows: number, codec: string, link: LinkInfo, fraction = 1 / 64): AutoPlan {
-  const at = (M: number, a: Algorithm) => predict({ S, M, E, mode: codec, algorithm: a, link, fraction }).ms;
-  const algorithm: Algorithm = S > 2 && at(maxRows, 'rs-ag') < at(maxRows, 'all-gather') ? 'rs-ag' : 'all-gather';
-  let minRows = Infinity;
-  for (let M = 1; M <= maxRows; M++)
-    if (at(M, algorithm) < predict({ S, M, E, mode: 'exact', algorithm, link }).ms) { minRows = M; break; }
-  return { codec, algorithm, minRows, maxRows };
+  const options = autoCandidates(codec, E, fraction).flatMap((mode): { mode: string; algorithm: Algorithm }[] =>
+    mode === 'exact' || S <= 2 ? [{ mode, algorithm: 'all-gather' }] : [{ mode, algorithm: 'all-gather' }, { mode, algorithm: 'rs-ag' }]);
+  const bands: AutoBand[] = [];
+  for (let M = 1; M <= maxRows; M++) {
+    let best = options[0], bestMs = Infinity;
+    for (const o of options) {
+      const ms = predict({ S, M, E, mode: o.mode, algorithm: o.algorithm, link, fraction }).ms;
+      if (ms < bestMs) { best = o; bestMs = ms; }
+    }
+    const last = bands.at(-1);
+    if (!last || last.mode !== best.mode || last.algorithm !== best.algorithm) bands.push({ minRows: M, ...best });
+  }
+  return { codec, bands, maxRows };
 }
 
 export function describePlan(p: AutoPlan): string {
-  if (p.minRows === Infinity) return `auto: exact for every message (≤ ${p.maxRows} rows); ${p.codec} never predicted faster`;
-  if (p.minRows <= 1) return `auto: ${p.codec} ${p.algorithm} for every message`;
-  return `auto: exact for ≤ ${p.minRows - 1} rows, ${p.codec} ${p.algorithm} above`;
+  const name = (b: AutoBand) => (b.mode === 'exact' ? 'exact' : `${b.mode} ${b.algorithm}`);
+  if (p.bands.length === 1) return `auto: ${name(p.bands[0])} for every message (≤ ${p.maxRows} rows)`;
+  return `auto: ${p.bands.map((b, i) => {
+    const next = p.bands[i + 1]?.minRows;
+    return `${name(b)} for ${next === undefined ? `≥ ${b.minRows}` : next - 1 === b.minRows ? b.minRows : `${b.minRows}–${next - 1}`} rows`;
+  }).join(', ')}`;
 }

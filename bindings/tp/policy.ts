@@ -11,9 +11,8 @@ export const MEASURED_POLICY: PolicyRule[] = [
   { minShards: 16, minValues: 512 * 576, use: 'rs-ag' },
 ];
 
-/** `minRows`: over a network link, the root's plan from its link measurement (tp/cost.ts autoPlan) replaces the table. */
-export function autoChoice(shards: number, values: number, rows = 0, minRows?: number, rules = MEASURED_POLICY): 'exact' | 'codec' | Algorithm {
-  if (minRows !== undefined) return rows < minRows ? 'exact' : 'codec';
+/** In one process. Over a network link the root's plan from its link measurement (tp/cost.ts autoPlan) replaces the table. */
+export function autoChoice(shards: number, values: number, rules = MEASURED_POLICY): 'exact' | Algorithm {
   for (const r of rules) if (shards >= r.minShards && values >= r.minValues) return r.use;
   return 'exact';
 }
