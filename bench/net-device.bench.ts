@@ -23,7 +23,7 @@ import { calibrate } from '../bindings/calibrate/calibrate.js';
 import { loadProfileFor } from '../bindings/commands.js';
 import { cacheDir } from '../bindings/models.js';
 import { CommConfig } from '../bindings/tp/allreduce.js';
-import { LinkInfo, predict } from '../bindings/tp/cost.js';
+import { autoPlan, bandFor, LinkInfo, predict } from '../bindings/tp/cost.js';
 import { ensureSyntheticModel } from './synth-models.js';
 import { machine } from './machine.js';
 import { stat, Stat } from './net.bench.js';
@@ -138,7 +138,7 @@ if (part === 'overhead') {
   const ref = await load({ tp: refTp });
   const net = await load({ peers: peersEnv });
   const link = net.link as (LinkInfo & { auto: string | null }) | null;
-  log(`link: ${link ? `${link.rttMs.toFixed(3)} ms round trip, ${link.mbps.toFixed(0)} Mbit/s` : 'not measured'}; rate ${process.env.NET_RATE ?? '?'}`);
+  log(`link: ${link ? `${link.rttMs.toFixed(3)} ms round trip, ${link.mbps.toFixed(0)} Mbit/s, data-path round ${link.roundMs?.toFixed(3)} ms` : 'not measured'}; rate ${process.env.NET_RATE ?? '?'}`);
   for (const m of modes) if (m.startsWith('outlier')) await sitesFor(net);
   await setMode(ref, 'exact'); await warm(ref);
   for (const m of modes) { await setMode(net, m); await warm(net); }
@@ -157,7 +157,11 @@ if (part === 'overhead') {
   }
   const refPre = stat(pre.get('ref')!), refDec = stat(dec.get('ref')!), L = net.cfg.layers, E = net.cfg.hidden;
   const chunks = Array.from({ length: Math.ceil(prefill / MB) }, (_, i) => Math.min(MB, prefill - i * MB));
-  const wireOf = (m: string, M: number) => link ? predict({ S, M, E, mode: m, algorithm: 'all-gather', link, fraction: FRACTION }).ms : NaN;
+  const wireOf = (m: string, M: number) => {
+    if (!link) return NaN;
+    const b = m.startsWith('auto') ? bandFor(autoPlan(S, E, MB, m.split(':')[1] ?? 'int4-g32', link, FRACTION).bands, M) : { mode: m, algorithm: 'all-gather' as const };
+    return predict({ S, M, E, mode: b.mode, algorithm: b.algorithm, link, fraction: FRACTION }).ms;
+  };
   const rows = modes.map((m) => {
     const p = stat(pre.get(m)!), d = stat(dec.get(m)!);
     const predPrefillMs = refPre.median + chunks.reduce((a, M) => a + 2 * L * wireOf(m, M), 0), predDecodeMs = refDec.median + 2 * L * wireOf(m, 1);
@@ -169,8 +173,10 @@ if (part === 'overhead') {
       raw: { prefillMs: pre.get(m), decodeMs: dec.get(m) } };
   });
   const reference = { tp: refTp, mode: 'exact', prefillMs: refPre, decodeMsPerToken: refDec, prefillTokS: (1000 * prefill) / refPre.median, decodeTokS: 1000 / refDec.median, raw: { prefillMs: pre.get('ref'), decodeMs: dec.get('ref') } };
+  const autoNote = net.link?.auto ?? null; // what the last auto mode chose
   await net.close(); await ref.close();
   const rate = process.env.NET_RATE ?? '?';
+  if (autoNote) console.log(autoNote);
   console.log(`\n${modelName}, network TP ${S} (rate ${rate}; link at connect ${link ? `${link.rttMs.toFixed(3)} ms, ${link.mbps.toFixed(0)} Mbit/s` : '–'}), prompt ${prefill}, decode ${decode}, ${repeats} repeats; ${machine().cpu}, ${machine().cores} cores, ${process.version}`);
   console.log(`reference: in-process TP ${refTp} exact: prefill ${f(refPre, 0)} ms, decode ${f(refDec, 1)} ms/token`);
   if (part === 'table') {
@@ -182,6 +188,6 @@ if (part === 'overhead') {
     console.log(`| one host, in-process TP ${refTp} | exact | ${reference.prefillTokS.toFixed(2)} | ${reference.decodeTokS.toFixed(2)} | 1 | 1 |`);
     for (const r of rows) console.log(`| two hosts, TP ${S} (rate ${rate}) | ${r.mode} | ${r.prefillTokS.toFixed(2)} | ${r.decodeTokS.toFixed(2)} | ${r.prefillSpeedup!.toFixed(2)} (${r.prefillSpeedupPerRepeat!.min.toFixed(2)}–${r.prefillSpeedupPerRepeat!.max.toFixed(2)}) | ${r.decodeSpeedup!.toFixed(2)} (${r.decodeSpeedupPerRepeat!.min.toFixed(2)}–${r.decodeSpeedupPerRepeat!.max.toFixed(2)}) |`);
   }
-  save({ tp: S, rate, link, peers: peersEnv, reference, rows });
+  save({ tp: S, rate, link, auto: autoNote, peers: peersEnv, reference, rows });
 } else throw new Error(`unknown --part ${part} (overhead, table, hosts)`);
 process.exit(0); // worker threads of a closed pool must not keep a rig waiting

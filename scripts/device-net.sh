@@ -5,9 +5,11 @@
 # generates the synthetic model there, then runs the steps given:
 #   overhead           loopback, in-process TP 2 vs root + 1 shard process (no namespaces needed)
 #   table:TP:RATE      the comm-mode table at TP over scripts/net-ns.sh (every shard its own namespace, tbf at RATE)
-#   hosts:RATE         two emulated hosts: host A = the root + 3 shard processes pinned to cores 0-3, host B = 4 shard
-#                      processes pinned to cores 4-7 in another network namespace, joined by one veth pair shaped
-#                      with tbf at RATE (both ends); against in-process TP 4 on cores 0-3 (this file's `rig`)
+#   hosts:RATE[:NA:NB:TP1]  two emulated hosts: host A = the root + NA (default 3) shard processes pinned to cores 0-3,
+#                      host B = NB (default 4) shard processes pinned to cores 4-7 in another network namespace, joined
+#                      by one veth pair shaped with tbf at RATE (both ends); against in-process TP TP1 (default 4) on
+#                      host A's cores (this file's `rig`). TP 2 with one shard per host: NET_CPUS_A=0-1 NET_CPUS_B=2-3
+#                      and hosts:1gbit:0:1:1 (each host one compute thread, as the one host alone)
 # Usage: scripts/device-net.sh make-nettools   (here, once), then on the device
 #        scripts/device-net.sh OUTDIR STEP…   e.g. scripts/device-net.sh $OUT overhead table:2:100mbit hosts:1gbit
 # Env: NET_MODEL (default llama-3.2-1b), NET_CPUS_A / NET_CPUS_B (default 0-3 / 4-7), NET_BENCH_FLAGS (extra flags for every bench run, e.g. "--repeats 5"),
@@ -109,11 +111,13 @@ for step in "$@"; do
         bash "$0" rig loopback 0 $((tp - 1)) all all "$path" -- node dist/bench/net-device.bench.js --part table --model "$MODEL" --out "$out/net-tp$tp-loopback.json" $FLAGS 2>&1 | tee "$out/net-tp$tp-loopback.log"
       fi ;;
     hosts:*)
-      rate=${step#hosts:}
+      IFS=: read -r _ rate na nb tp1 <<<"$step"
+      na=${na:-3} nb=${nb:-4} tp1=${tp1:-4}
       if [[ $NSOK != 1 ]]; then echo "network namespaces unavailable here: two hosts over loopback, unshaped (not $rate)"; rate=loopback; fi
       [[ $NSOK == 1 ]] && pre=($NS) || pre=()
-      "${pre[@]}" bash "$0" rig "$rate" 3 4 "$CPUA" "$CPUB" "$path" -- \
-        node dist/bench/net-device.bench.js --part hosts --single-tp 4 --model "$MODEL" --out "$out/net-hosts-$rate.json" $FLAGS 2>&1 | tee "$out/net-hosts-$rate.log" ;;
+      name=net-hosts-$rate; [[ $na/$nb/$tp1 == 3/4/4 ]] || name=net-hosts-$rate-tp$((na + nb + 1))-vs-tp$tp1
+      "${pre[@]}" bash "$0" rig "$rate" "$na" "$nb" "$CPUA" "$CPUB" "$path" -- \
+        node dist/bench/net-device.bench.js --part hosts --single-tp "$tp1" --model "$MODEL" --out "$out/$name.json" $FLAGS 2>&1 | tee "$out/$name.log" ;;
     *) echo "device-net.sh: unknown step $step" >&2; exit 2 ;;
   esac
   echo "step $step: $(( $(date +%s) - t0 )) s"

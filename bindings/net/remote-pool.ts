@@ -129,12 +129,16 @@ export class RemotePool {
 
   /**
    * The fixed cost of one round on the shards' own data path (tp/cost.ts LinkInfo.roundMs): every shard runs 1-row
-   * exact all-reduces back to back (the comm settings are not made yet, so the reduce is exact), 9 × 16 of them (the
-   * same machine gave means of 0.15–1.4 ms under load); the median of the slowest shard's means, less what the cost model gives those 1-row messages for bytes and adds.
+   * exact all-reduces back to back (the comm settings are not made yet, so the reduce is exact), 4 × 16 to warm up, then
+   * 9 × 16 (one machine gave means of 0.15–1.4 ms under load); the median of the slowest shard's means, less what the
+   * cost model gives those 1-row messages for bytes and adds. About 13 × 16 rounds: ~20 ms on loopback.
    */
   private async measureRound(link: LinkInfo): Promise<number> {
     const means: number[] = [];
-    for (let i = 0; i < 9; i++) means.push(Math.max(...await this.allNow<number>({ op: 'benchReduce', M: 1, reps: 16 }, 10_000)));
+    for (let i = 0; i < 13; i++) {
+      const ms = Math.max(...await this.allNow<number>({ op: 'benchReduce', M: 1, reps: 16 }, 10_000));
+      if (i >= 4) means.push(ms); // the first rounds after loading run cold (up to 3× the steady cost on machine A)
+    }
     const own = predict({ S: this.size, M: 1, E: this.inits[0].cfg.hidden, mode: 'exact', algorithm: 'all-gather', link: { ...link, roundMs: 0 } }).ms;
     return Math.max(0, means.sort((a, b) => a - b)[4] - own);
   }

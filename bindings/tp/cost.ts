@@ -29,23 +29,25 @@ export interface LinkInfo {
 /** ns per value: encoding a value, and decoding (and adding) one. */
 export interface CodecSpeed { encNs: number; decNs: number }
 
-// ns/value = 4 bytes / (GB/s). Machine A (2-core AMD EPYC), 64 tokens × 576 features, the kernels of session 14:
-// medians of 3 runs of `T=64 F=576 C=<these codecs> ROUNDS=7 node dist/bench/codec-ab.js build/lowbit-simd.wasm`
-// (fastest calls, one process; docs/results/benchmarks.md, "Codec speeds for the cost model"). One tool and one run
-// for all, so `auto` compares codecs on one footing.
+// ns/value = 4 bytes / (GB/s), in situ: what a codec costs inside a real all-reduce (fresh data, the link's copies and
+// fences, the sum's zeroing), not in a tight loop over one cached message, which ran 2–4× faster. Machine A (2-core AMD
+// EPYC), SmolLM2 TP 2, 64 × 576: the in-process 64-row all-reduce of `npm run bench:net` (docs/results/net-bench.json,
+// session 14) is encode + 2 decodes per value; it is split between the two by the encode : decode ratio of
+// `T=64 F=576 ROUNDS=7 node dist/bench/codec-ab.js build/lowbit-simd.wasm` (docs/results/benchmarks.md, "Codec speeds
+// for the cost model"). The uniform rotation codec, not in that bench, takes codec-ab's speed × the -ec codec's factor.
 export const CODEC_SPEED: Record<string, CodecSpeed> = {
-  'int4-g32': { encNs: 4 / 3.85, decNs: 4 / 9.34 },
-  'int8-g32': { encNs: 4 / 4.06, decNs: 4 / 9.95 },
-  'outlier-int4-static': { encNs: 4 / 8.66, decNs: 4 / 7.75 },
-  'bf16': { encNs: 4 / 8.46, decNs: 4 / 14.18 },
+  'int4-g32': { encNs: 4 / 1.31, decNs: 4 / 3.19 },
+  'int8-g32': { encNs: 4 / 1.28, decNs: 4 / 3.14 },
+  'outlier-int4-static': { encNs: 4 / 2.55, decNs: 4 / 2.28 },
+  'bf16': { encNs: 4 / 2.01, decNs: 4 / 3.37 },
 };
-/** Codec 7, the same runs: uniform rotation (rot128-int4-g128), and the entropy-coded variant (…-ec), the slowest codec. */
+/** Codec 7, the same way: uniform rotation (rot128-int4-g128), and the entropy-coded variant (…-ec), the slowest codec. */
 export const ROTATION_SPEED: Record<'uniform' | 'entropy', CodecSpeed> = {
-  uniform: { encNs: 4 / 4.57, decNs: 4 / 5.32 },
-  entropy: { encNs: 4 / 2.49, decNs: 4 / 2.06 },
+  uniform: { encNs: 4 / 2.17, decNs: 4 / 2.53 },
+  entropy: { encNs: 4 / 1.18, decNs: 4 / 0.98 },
 };
-/** The exact sum's add, ns per value. */
-export const ADD_NS = 0.3;
+/** The exact sum, ns per value and peer: the in-process exact 64-row all-reduce of the same run (copy, fence, add). */
+export const ADD_NS = 1.53;
 export const codecSpeed = (mode: string): CodecSpeed =>
   CODEC_SPEED[mode] ?? (mode.includes('-ec') ? ROTATION_SPEED.entropy : /(^|-)rot\d/.test(mode) ? ROTATION_SPEED.uniform : CODEC_SPEED['int4-g32']);
 
