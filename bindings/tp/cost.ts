@@ -30,8 +30,8 @@ export interface LinkInfo {
 export interface CodecSpeed { encNs: number; decNs: number }
 
 // ns/value = 4 bytes / (GB/s), in situ: what a codec costs inside a real all-reduce (fresh data, the link's copies and
-// fences, the sum's zeroing), not in a tight loop over one cached message, which ran 2–4× faster. Machine A (2-core AMD
-// EPYC), SmolLM2 TP 2, 64 × 576: the in-process 64-row all-reduce of `npm run bench:net` (docs/results/net-bench.json,
+// fences, the sum's zeroing), not in a tight loop over one cached message, which ran 2–4× faster. This session's 2-core
+// machine (an Intel Xeon VM), SmolLM2 TP 2, 64 × 576: the in-process 64-row all-reduce of `npm run bench:net` (docs/results/net-bench.json,
 // session 14) is encode + 2 decodes per value; it is split between the two by the encode : decode ratio of
 // `T=64 F=576 ROUNDS=7 node dist/bench/codec-ab.js build/lowbit-simd.wasm` (docs/results/benchmarks.md, "Codec speeds
 // for the cost model"). The uniform rotation codec, not in that bench, takes codec-ab's speed × the -ec codec's factor.
