@@ -23,7 +23,7 @@ import { calibrate } from '../bindings/calibrate/calibrate.js';
 import { loadProfileFor } from '../bindings/commands.js';
 import { cacheDir } from '../bindings/models.js';
 import { CommConfig } from '../bindings/tp/allreduce.js';
-import { autoPlan, bandFor, LinkInfo, predict } from '../bindings/tp/cost.js';
+import { LinkInfo, predictMode } from '../bindings/tp/cost.js';
 import { ensureSyntheticModel } from './synth-models.js';
 import { machine } from './machine.js';
 import { stat, Stat } from './net.bench.js';
@@ -157,11 +157,7 @@ if (part === 'overhead') {
   }
   const refPre = stat(pre.get('ref')!), refDec = stat(dec.get('ref')!), L = net.cfg.layers, E = net.cfg.hidden;
   const chunks = Array.from({ length: Math.ceil(prefill / MB) }, (_, i) => Math.min(MB, prefill - i * MB));
-  const wireOf = (m: string, M: number) => {
-    if (!link) return NaN;
-    const b = m.startsWith('auto') ? bandFor(autoPlan(S, E, MB, m.split(':')[1] ?? 'int4-g32', link, FRACTION).bands, M) : { mode: m, algorithm: 'all-gather' as const };
-    return predict({ S, M, E, mode: b.mode, algorithm: b.algorithm, link, fraction: FRACTION }).ms;
-  };
+  const wireOf = (m: string, M: number) => link ? predictMode(m, { S, M, E, link, fraction: FRACTION }, MB).ms : NaN;
   const rows = modes.map((m) => {
     const p = stat(pre.get(m)!), d = stat(dec.get(m)!);
     const predPrefillMs = refPre.median + chunks.reduce((a, M) => a + 2 * L * wireOf(m, M), 0), predDecodeMs = refDec.median + 2 * L * wireOf(m, 1);

@@ -10,7 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Engine } from '../bindings/engine.js';
 import { commConfigFor } from '../bindings/commands.js';
 import { machine } from './machine.js';
-import { autoCandidates, autoPlan, bandFor, predict } from '../bindings/tp/cost.js';
+import { autoCandidates, predictMode } from '../bindings/tp/cost.js';
+import { autoCodec } from '../bindings/calibrate/plan.js';
 
 const arg = (k: string, d: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
 const repeats = Number(arg('repeats', '5')), prefill = Number(arg('prefill', '128')), decode = Number(arg('decode', '16'));
@@ -50,11 +51,7 @@ async function measure(e: Engine): Promise<ModeRow[]> {
     const row: ModeRow = { mode, bitsPerValue: bits, wireMs1: stat(w1), wireMs64: stat(w64), prefillMs: stat(pre), decodeMsPerToken: stat(dec) };
     const link = e.link;
     if (link) {
-      const p = (M: number) => {
-        if (!mode.startsWith('auto')) return predict({ S: e.tp, M, E: e.cfg.hidden, mode, algorithm: 'all-gather', link }).ms;
-        const b = bandFor(autoPlan(e.tp, e.cfg.hidden, MB, mode.split(':')[1], link).bands, M);
-        return predict({ S: e.tp, M, E: e.cfg.hidden, mode: b.mode, algorithm: b.algorithm, link }).ms;
-      };
+      const p = (M: number) => predictMode(mode, { S: e.tp, M, E: e.cfg.hidden, link }, MB).ms;
       Object.assign(row, { predictedMs1: p(1), predictedMs64: p(MB), link: { rttMs: link.rttMs, mbps: link.mbps, roundMs: link.roundMs }, auto: link.auto });
       row.error1 = row.predictedMs1! / row.wireMs1.median - 1; row.error64 = row.predictedMs64! / row.wireMs64.median - 1;
     }
@@ -99,7 +96,7 @@ if (isMain && process.argv.includes('--inner')) {
     console.log(`| ${link} | ${r.mode} | ${r.bitsPerValue.toFixed(2)} | ${f(r.wireMs1, 3)} | ${m(r.predictedMs1, r.error1)} | ${f(r.wireMs64, 2)} | ${m(r.predictedMs64, r.error64)} | ${f(r.prefillMs, 0)} | ${f(r.decodeMsPerToken, 1)} |`);
   // each auto against the best fixed choice among its candidates, per link and measure (ratio of medians; > 1: auto slower)
   for (const [link, rows] of Object.entries(results)) for (const a of rows.filter((r) => r.mode.startsWith('auto'))) {
-    const may = autoCandidates(a.mode.split(':')[1] ?? 'int4-g32', 576 /* SmolLM2's hidden size */), fixed = rows.filter((r) => may.includes(r.mode));
+    const may = autoCandidates(autoCodec(a.mode), 576 /* SmolLM2's hidden size */), fixed = rows.filter((r) => may.includes(r.mode));
     if (!fixed.length) continue;
     const vs = (k: 'wireMs1' | 'wireMs64' | 'prefillMs' | 'decodeMsPerToken') => {
       const best = fixed.reduce((b, r) => (r[k].median < b[k].median ? r : b));

@@ -21,12 +21,12 @@ export interface CommMode { name: string; spec: CodecSpec; selection: Selection;
  */
 export const BEST_FAMILIES = ['rot128-int*-g128-ec', 'outlier-rot128-int*-g128-ec-k2', 'outlier-rot128-int*-g128-ec'];
 
+/** The codec of `auto[:CODEC]`: CODEC, or int4-g32. */
+export const autoCodec = (name: string): string => name.split(':')[1] ?? 'int4-g32';
+
 /** `exact` (f32 sum without a codec), any codec name of parseCodec, or `random-int<b>-…` (random outliers). */
 export function parseCommMode(name: string): CommMode {
-  if (name.startsWith('auto')) {
-    const codec = name.split(':')[1] ?? 'int4-g32';
-    return { ...parseCommMode(codec), name };
-  }
+  if (name.startsWith('auto')) return { ...parseCommMode(autoCodec(name)), name };
   const best = /^best(?::(\d+(?:\.\d+)?))?$/.exec(name);
   if (best) {
     const budget = best[1] === undefined ? null : Number(best[1]);

@@ -20,6 +20,7 @@ import { modelSha256 } from './model-hash.js';
 import { CONTROL_BYTES, ControlRequest } from './server.js';
 import { rendezvousOf } from './rendezvous.js';
 import { AutoPlan, autoPlan, describePlan, LinkInfo, predict } from '../tp/cost.js';
+import { autoCodec } from '../calibrate/plan.js';
 
 export interface RemotePoolOptions {
   peers: string[]; secret?: string; flavor: KernelFlavor;
@@ -146,7 +147,7 @@ export class RemotePool {
   /** `auto` over the network: the root's plan (tp/cost.ts) from the measured link goes to every shard with the request. */
   private planComm(req: Request): Request {
     if (req.op !== 'comm' || !req.config?.mode.startsWith('auto') || !this.link || req.config.autoBands !== undefined) return req;
-    const i = this.inits[0], codec = req.config.mode.split(':')[1] ?? 'int4-g32';
+    const i = this.inits[0], codec = autoCodec(req.config.mode);
     const plan = autoPlan(this.size, i.cfg.hidden, i.memory.maxBatch, codec, this.link, req.config.fraction);
     if (JSON.stringify(plan) !== JSON.stringify(this.autoPlan)) this.o.onNote?.(`${describePlan(plan)} (predicted from the link)`);
     this.autoPlan = plan;

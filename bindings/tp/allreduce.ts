@@ -8,14 +8,14 @@ import { Arena } from '../arena.js';
 import { KernelExports } from '../kernels.js';
 import { SimdCodec } from '../codec/simd.js';
 import { COMPACT_SKIP, compactHeader, expandHeader } from '../codec/compact.js';
-import { contextFor, parseCommMode } from '../calibrate/plan.js';
+import { autoCodec, contextFor, parseCommMode } from '../calibrate/plan.js';
 import { FeatureRanges } from '../calibrate/ranges.js';
 import { Kernels } from '../model/transformer.js';
 import { Link } from './link.js';
 import { ShardMemory } from './memory.js';
 import { splitRange } from './plan.js';
 import { autoChoice } from './policy.js';
-import type { AutoBand } from './cost.js';
+import { AutoBand, bandFor } from './cost.js';
 
 export type Algorithm = 'all-gather' | 'rs-ag';
 export interface RangeData { lo: Float32Array; hi: Float32Array }
@@ -103,7 +103,7 @@ export class Communicator {
     }
     const auto = cfg?.mode.startsWith('auto') ?? false, bands = auto ? cfg!.autoBands : undefined;
     this.inMemoryAuto = auto && !bands;
-    if (this.inMemoryAuto) cfg = { ...cfg!, mode: cfg!.mode.split(':')[1] ?? 'int4-g32', algorithm: 'rs-ag' };
+    if (this.inMemoryAuto) cfg = { ...cfg!, mode: autoCodec(cfg!.mode), algorithm: 'rs-ag' };
     if (!cfg || this.S === 1) return;
     if (cfg.siteModes && cfg.siteModes.length !== this.sites) throw new Error(`siteModes: ${cfg.siteModes.length} modes for ${this.sites} sites`);
     const E = this.mem.hidden, s = this.mem;
@@ -149,8 +149,7 @@ export class Communicator {
   reduce(site: number, partial: number, M: number): number {
     const n = M * this.mem.hidden;
     if (this.poison?.site === site) new Float32Array(this.bytes.buffer, partial, n)[this.poison.index] = this.poison.value;
-    let route = this.routes[0];
-    for (const r of this.routes) if (r.minRows <= M) route = r;
+    const route = this.routes.length ? bandFor(this.routes, M) : undefined;
     const sc = route?.codecs?.[site];
     let sum: number;
     if (this.S === 1) sum = partial;

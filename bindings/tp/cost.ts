@@ -10,7 +10,7 @@
 // Pure functions: the plan depends only on its arguments, so every shard given the same inputs (the root broadcasts
 // the link it measured) picks the same algorithm per message, and the sums stay bitwise identical.
 import { COMPACT_SKIP } from '../codec/compact.js';
-import { parseCommMode, outlierCount } from '../calibrate/plan.js';
+import { autoCodec, parseCommMode, outlierCount } from '../calibrate/plan.js';
 import { flagsOf, hasOutliers } from '../codec/spec.js';
 import { CodecId, layoutOf } from '../codec/wire.js';
 import { EC_TABLES } from '../codec/entropy-tables.js';
@@ -109,8 +109,8 @@ export interface AutoBand { minRows: number; mode: string; algorithm: Algorithm 
 /** What `auto` does over a network link: a band per message size, from 1 row to maxRows. */
 export interface AutoPlan { codec: string; bands: AutoBand[]; maxRows: number }
 
-/** The band of messages of M rows (bands sorted by minRows, the first from 1). */
-export const bandFor = (bands: AutoBand[], M: number): AutoBand => {
+/** The band of messages of M rows (bands sorted by minRows, the first from 1; the Communicator's routes are bands too). */
+export const bandFor = <B extends { minRows: number }>(bands: B[], M: number): B => {
   let b = bands[0];
   for (const x of bands) if (x.minRows <= M) b = x;
   return b;
@@ -134,6 +134,15 @@ export function autoPlan(S: number, E: number, maxRows: number, codec: string, l
     if (!last || last.mode !== best.mode || last.algorithm !== best.algorithm) bands.push({ minRows: M, ...best });
   }
   return { codec, bands, maxRows };
+}
+
+/**
+ * Predicted wire time of a message of M rows in `mode`, all-gather, or for `auto[:CODEC]` in the band the plan for
+ * messages of up to maxRows rows gives it (the benches' model column).
+ */
+export function predictMode(mode: string, q: Omit<CostQuery, 'mode' | 'algorithm'>, maxRows: number): Cost {
+  const b = mode.startsWith('auto') ? bandFor(autoPlan(q.S, q.E, maxRows, autoCodec(mode), q.link, q.fraction).bands, q.M) : { mode, algorithm: 'all-gather' as const };
+  return predict({ ...q, mode: b.mode, algorithm: b.algorithm });
 }
 
 export function describePlan(p: AutoPlan): string {
