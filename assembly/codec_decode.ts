@@ -1,12 +1,12 @@
 // SIMD codec kernel, decode side: bytes → f32 (decode) or += f32 (decode-accumulate, the all-reduce's inner loop).
 // Validates every header field against the context before it writes anything (docs/wire-format.md §1).
 import { checkRaw, decodeRot } from './codec_rot';
-import { ecRead, ecReadBegin, ecReadEnd } from './codec_ec';
+import { ecRead, ecReadBegin, ecReadEnd, ROW_TABLE } from './codec_ec';
 import { EC_MAX_LEN } from './codec_ec_tables';
 import { codeAt, fromBf16, fromF16Lanes, fromF16Scalar, unpack16 } from './codec_lanes';
 import {
   coded, codeOff, CX_BITS, CX_CODEC, CX_FEATURES, CX_FLAGS, CX_GROUP, CX_ISOUT_PTR, CX_MIN_PTR, CX_OUTLIER_PTR,
-  CX_OUTLIERS, CX_SCALE_PTR, ENTROPY, excEntry, ROT, RAW_ROWS, E_CAP, E_CONTEXT, E_EXC, E_HEADER, E_MAGIC, E_OUTLIER, E_TRUNC, E_VERSION, excOff, F16,
+  CX_OUTLIERS, CX_SCALE_PTR, ENTROPY, ROW_STEP, excEntry, ROT, RAW_ROWS, E_CAP, E_CONTEXT, E_EXC, E_HEADER, E_MAGIC, E_OUTLIER, E_TRUNC, E_VERSION, excOff, F16,
   F32, groups, HEADER, idxOff, IDX_ON_WIRE, INT_STATIC, layout, MAGIC, minOff, OUT_F16, OUT_GROUP, OUT_STATIC,
   rowBytes, scaleOff, scratchBytes, SYM, valOff,
 } from './codec_layout';
@@ -71,7 +71,7 @@ export function decode(ctx: usize, src: usize, srcLen: i32, dst: usize, dstCap: 
     let codes: usize = 0;
     if (ec) {
       if (<i64>scratchCap >= <i64>scratchBytes(F) + n64) codes = scratch + <usize>scratchBytes(F);
-      ecReadBegin(src + <usize>codeOff, <i64>total - codeOff, bits);
+      ecReadBegin(src + <usize>codeOff, <i64>total - codeOff, (flags & ROW_STEP) != 0 ? bits + ROW_TABLE : bits);
       if (!ecRead(codes, <i32>n64)) return E_TRUNC; // a code runs past the stream
       if (!ecReadEnd()) return E_HEADER;            // bytes left over, or padding bits not 0
     }

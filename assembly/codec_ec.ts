@@ -2,23 +2,33 @@
 // committed code lengths, packed LSB-first with each code's most significant bit first (deflate's convention).
 // Encoding puts bit-reversed codes into a 64-bit accumulator; decoding looks the next 12 bits up in a table of
 // (symbol, length). Bit-exact with bindings/codec/entropy.ts, which decodes bit by bit instead.
-import { EC_LEN2, EC_LEN3, EC_LEN4, EC_LEN5, EC_LEN6, EC_LEN7, EC_M, EC_MAX_LEN } from './codec_ec_tables';
+import { EC_LEN2, EC_LEN3, EC_LEN4, EC_LEN5, EC_LEN6, EC_LEN7, EC_M, EC_MAX_LEN, EC_RLEN2, EC_RLEN3, EC_RLEN4, EC_RLEN5, EC_RLEN6, EC_RL, EC_RK } from './codec_ec_tables';
+
+// A table id: the width b (2 … 7) for §12's tables, b + ROW_TABLE (10 … 14) for §13's row-step tables.
+export const ROW_TABLE: i32 = 8;
+const TABLES: i32 = 13; // ids 2 … 14
 
 const LUT_SIZE: i32 = 1 << EC_MAX_LEN;
 const PAIR_MAX_BITS: i32 = 5, PAIR_STRIDE: i32 = 43 * 43; // widths 2 … 5 (2M + 1 ≤ 43) also encode two codes at a time
-// Per width 2 … 7, filled on first use by each instance (a thread sharing this memory that fills them at the same
+// Per table id, filled on first use by each instance (a thread sharing this memory that fills them at the same
 // time writes the same values):
 //   LUT:   LUT_SIZE u16, symbol << 4 | length of the code that the next 12 bits start with (0 = none);
 //   MULTI: LUT_SIZE u32, every whole code in the next 12 bits, up to 3: total length | count << 4 | symbols << 8
 //          (0 = none), so the decoder's serial chain of table look-ups takes several codes per step;
-//   ENC:   2M + 1 u32, bit-reversed code | length << 16;
+//   ENC:   2M + 1 u32 (≤ 255), bit-reversed code | length << 16;
 //   PAIR:  (2M + 1)² u32 for widths ≤ 5, the codes of (a, b) concatenated (a first) | total length << 24.
-const LUT = memory.data(6 * (1 << EC_MAX_LEN) * 2), MULTI = memory.data(6 * (1 << EC_MAX_LEN) * 4), ENC = memory.data(6 * 256 * 4);
+const LUT = memory.data(TABLES * (1 << EC_MAX_LEN) * 2), MULTI = memory.data(TABLES * (1 << EC_MAX_LEN) * 4), ENC = memory.data(TABLES * 256 * 4);
 const PAIR = memory.data((PAIR_MAX_BITS - 1) * PAIR_STRIDE * 4);
-let built: i32 = 0; // bit b: this instance has filled width b's tables
+let built: i32 = 0; // bit id: this instance has filled table id's tables
 
-@inline export function ecM(bits: i32): i32 { return unchecked(EC_M[bits]); }
-@inline function lengthsOf(bits: i32): usize { return bits == 2 ? EC_LEN2 : bits == 3 ? EC_LEN3 : bits == 4 ? EC_LEN4 : bits == 5 ? EC_LEN5 : bits == 6 ? EC_LEN6 : EC_LEN7; }
+/** Codes −M … M of a table (L for a row-step table). */
+@inline export function ecM(bits: i32): i32 { return bits < ROW_TABLE ? unchecked(EC_M[bits]) : unchecked(EC_RL[bits - ROW_TABLE]); }
+/** §13: the step factor k of row-step width b. */
+@inline export function ecRowK(b: i32): f32 { return unchecked(EC_RK[b]); }
+function lengthsOf(bits: i32): usize {
+  if (bits >= ROW_TABLE) { const b = bits - ROW_TABLE; return b == 2 ? EC_RLEN2 : b == 3 ? EC_RLEN3 : b == 4 ? EC_RLEN4 : b == 5 ? EC_RLEN5 : EC_RLEN6; }
+  return bits == 2 ? EC_LEN2 : bits == 3 ? EC_LEN3 : bits == 4 ? EC_LEN4 : bits == 5 ? EC_LEN5 : bits == 6 ? EC_LEN6 : EC_LEN7;
+}
 @inline function lutOf(bits: i32): usize { return LUT + (<usize>(bits - 2) * <usize>LUT_SIZE << 1); }
 @inline function encOf(bits: i32): usize { return ENC + (<usize>(bits - 2) * 256 << 2); }
 @inline function multiOf(bits: i32): usize { return MULTI + (<usize>(bits - 2) * <usize>LUT_SIZE << 2); }

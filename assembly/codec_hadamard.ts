@@ -196,12 +196,12 @@ export function rotInverse(p: usize, w: i32): void {
 }
 
 /** True when every value is within ±LIMIT (false for NaN and ±Inf). */
-export function inLimit(p: usize, n: i32): bool {
+export function inLimit(p: usize, n: i32, limit: f32 = LIMIT): bool {
   let ok = i32x4.splat(-1), i = 0;
-  const lim = f32x4.splat(LIMIT);
+  const lim = f32x4.splat(limit);
   for (; i + 4 <= n; i += 4) ok = v128.and(ok, f32x4.le(f32x4.abs(v128.load(p + (<usize>i << 2))), lim));
   if (!i32x4.all_true(ok)) return false;
-  for (; i < n; i++) if (!(abs(load<f32>(p + (<usize>i << 2))) <= LIMIT)) return false;
+  for (; i < n; i++) if (!(abs(load<f32>(p + (<usize>i << 2))) <= limit)) return false;
   return true;
 }
 
@@ -212,4 +212,4 @@ export function inLimit(p: usize, n: i32): bool {
   return G == 64 ? (g == 0 ? lo : hi) : max(lo, hi);
 }
 /** Octet maxima of rotForwardBlock → the block is within ±2^100 and finite. */
-@inline export function blockInLimit(m: v128): bool { return i32x4.all_true(f32x4.le(m, f32x4.splat(LIMIT))); }
+@inline export function blockInLimit(m: v128, limit: f32 = LIMIT): bool { return i32x4.all_true(f32x4.le(m, f32x4.splat(limit))); }

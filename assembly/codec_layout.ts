@@ -4,7 +4,7 @@ export const CX_CODEC = 0, CX_BITS = 4, CX_GROUP = 8, CX_FLAGS = 12, CX_FEATURES
 export const CX_OUTLIER_PTR = 24, CX_SCALE_PTR = 28, CX_MIN_PTR = 32, CX_INV_PTR = 36, CX_ISOUT_PTR = 40;
 
 export const F32: i32 = 0, BF16: i32 = 1, F16: i32 = 2, INT_GROUP: i32 = 3, INT_STATIC: i32 = 4, OUT_STATIC: i32 = 5, OUT_GROUP: i32 = 6, ROT: i32 = 7;
-export const SYM: i32 = 1, IDX_ON_WIRE: i32 = 2, OUT_F16: i32 = 4, ROT128: i32 = 8, RAW_ROWS: i32 = 16, LEVELS: i32 = 32, ENTROPY: i32 = 64;
+export const SYM: i32 = 1, IDX_ON_WIRE: i32 = 2, OUT_F16: i32 = 4, ROT128: i32 = 8, RAW_ROWS: i32 = 16, LEVELS: i32 = 32, ENTROPY: i32 = 64, ROW_STEP: i32 = 128;
 export const ROW_MARGIN: f32 = 1; // §10
 export const HEADER: i32 = 32, MAGIC: u32 = 0x5054424c;
 export const E_MAGIC = -1, E_VERSION = -2, E_TRUNC = -3, E_CONTEXT = -4, E_OUTLIER = -5, E_EXC = -6, E_CAP = -7, E_HEADER = -8;
@@ -32,7 +32,7 @@ export function rotGroupCount(F: i32, R: i32, G: i32): i32 {
 
 export function layout(codec: i32, bits: i32, flags: i32, G: i32, tokens: i64, F: i32, O: i32): void {
   coded = codec == OUT_STATIC ? F - O : F;
-  groups = codec == INT_GROUP || codec == OUT_GROUP ? (coded + G - 1) / G : codec == ROT ? rotGroupCount(F, rotBlock(flags), G) : 0;
+  groups = codec == INT_GROUP || codec == OUT_GROUP ? (coded + G - 1) / G : codec == ROT ? ((flags & ROW_STEP) != 0 ? 1 : rotGroupCount(F, rotBlock(flags), G)) : 0;
   idxOff = HEADER;
   valOff = idxOff + ((flags & IDX_ON_WIRE) != 0 ? <i64>O * 4 : 0);
   scaleOff = valOff + tokens * O * 2;

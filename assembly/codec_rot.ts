@@ -3,9 +3,9 @@
 // the rotation itself is codec_hadamard.ts, the Huffman stream of -ec codec_ec.ts.
 import { bf16Up, codeAt, dequant4, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
 import { blockInLimit, groupMax, inLimit, inverseFinish, octetFromCodes, rotForward, rotForwardBlock, rotInverse } from './codec_hadamard';
-import { ecM, ecRead, ecReadBegin, ecWrite, ecWriteBegin, ecWriteEnd } from './codec_ec';
+import { ecM, ecReadBegin, ecRead, ecRowK, ecWrite, ecWriteBegin, ecWriteEnd, ROW_TABLE } from './codec_ec';
 import {
-  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, ENTROPY, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
+  codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, ENTROPY, ROW_STEP, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
 } from './codec_layout';
 
 // Lloyd–Max levels of the -lm variant (§9), f32 bit patterns: the same as bindings/codec/levels.ts.
@@ -45,6 +45,55 @@ function absMax(p: usize, n: i32): f32 {
   return a;
 }
 
+const ROW_LIMIT: f32 = 7.205759403792794e16; // 2^56 (§13)
+
+/** §13: sum of squares of a block of w values at p: 4 lanes (lane i mod 4, in order), then (0 + 1) + (2 + 3). */
+function blockEnergy(p: usize, w: i32): f32 {
+  if (w < 4) { let e: f32 = 0; for (let i = 0; i < w; i++) { const y = load<f32>(p + (<usize>i << 2)); e += y * y; } return e; }
+  let acc = f32x4.splat(0);
+  for (let i = 0; i < w; i += 4) { const y = v128.load(p + (<usize>i << 2)); acc = f32x4.add(acc, f32x4.mul(y, y)); }
+  return (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+}
+
+/** Byte codes clamp(nearest(y · inv + c), 0, qmax) of n values at q → cq (uniform levels, §9 and §12). */
+@inline function quantizeUniform(q: usize, n: i32, inv: f32, c: f32, qmax: i32, cq: usize): void {
+  const vinv = f32x4.splat(inv), vc = f32x4.splat(c), vlo = f32x4.splat(0), vhi = f32x4.splat(<f32>qmax), bias = i32x4.splat(0x4b400000);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const r = q + (<usize>i << 2);
+    const q0 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r), vinv), vc))), f32x4.splat(12582912.0)), bias);
+    const q1 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 16), vinv), vc))), f32x4.splat(12582912.0)), bias);
+    const q2 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 32), vinv), vc))), f32x4.splat(12582912.0)), bias);
+    const q3 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 48), vinv), vc))), f32x4.splat(12582912.0)), bias);
+    v128.store(cq + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(q + (<usize>i << 2)) * inv + c;
+    const r = nearest<f32>(min(max(v, <f32>0), <f32>qmax)); // clamp then round: same as round then clamp to integer bounds
+    store<u8>(cq + i, <u8><i32>r);
+  }
+}
+
+/** §13: the row's step (bf16 bits) from its rotated blocks at work, then every block's codes with step s · √w. */
+function quantizeRowStep(work: usize, F: i32, R: i32, n: i32, k: f32, c: f32, qmax: i32, codes8: usize): u32 {
+  let total: f32 = 0, a = 0;
+  for (let w = R; w >= 1; ) {
+    if (a + w > F) { w >>>= 1; continue; }
+    total += blockEnergy(work + (<usize>a << 2), w) * (<f32>1 / <f32>w);
+    a += w;
+    if (w < R) w >>>= 1;
+  }
+  const sBits = n == 0 ? 0 : bf16Scalar(sqrt<f32>(total / <f32>n) * k), s = fromBf16(sBits);
+  a = 0;
+  for (let w = R; w >= 1; ) {
+    if (a + w > F) { w >>>= 1; continue; }
+    quantizeUniform(work + (<usize>a << 2), w, invScale(s * sqrt<f32>(<f32>w)), c, qmax, codes8 + <usize>a);
+    a += w;
+    if (w < R) w >>>= 1;
+  }
+  return sBits;
+}
+
 /**
  * Encode (layout() already run for codec 7). Returns bytes written, a negative error, or 0 when the raw blocks
  * would make the block larger than f32 (the caller then sends f32).
@@ -53,12 +102,12 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
                           dst: usize, dstCap: i32, scratch: usize): i32 {
   const R = rotBlock(flags), oPtr = load<usize>(ctx + CX_OUTLIER_PTR), isOut = load<usize>(ctx + CX_ISOUT_PTR);
   const ec = (flags & ENTROPY) != 0; // §12: 2M + 1 levels, zero included, Huffman-coded after the scales
-  const qmax = ec ? 2 * ecM(bits) : (1 << bits) - 1, c = <f32>qmax * 0.5;
-  if (ec) ecWriteBegin(dst + <usize>codeOff, <i64>dstCap - codeOff, bits);
+  const rowStep = (flags & ROW_STEP) != 0, table = rowStep ? bits + ROW_TABLE : bits; // §13: one step per row
+  const qmax = ec ? 2 * ecM(table) : (1 << bits) - 1, c = <f32>qmax * 0.5, limit = rowStep ? ROW_LIMIT : <f32>1.2676506002282294e30;
+  if (ec) ecWriteBegin(dst + <usize>codeOff, <i64>dstCap - codeOff, table);
   const work = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
   const f32Size = <i64>HEADER + (<i64>tokens * <i64>F << 2);
   const to16F16 = (flags & OUT_F16) != 0;
-  const vc = f32x4.splat(c), vlo = f32x4.splat(0), vhi = f32x4.splat(<f32>qmax), bias = i32x4.splat(0x4b400000);
   const lm = (flags & LEVELS) != 0, nm = qmax; // -lm: qmax thresholds between qmax + 1 levels
   const mids = thresholdTable(bits);
   if (lm) { const T = levelTable(bits); for (let k = 0; k < nm; k++) store<f32>(mids + (<usize>k << 2), (load<f32>(T + (<usize>k << 2)) + load<f32>(T + (<usize>(k + 1) << 2))) * 0.5); }
@@ -81,11 +130,11 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
       const p = work + (<usize>a << 2);
       const fused = w >= 64 && G >= 32; // octet maxima from the fused rotation serve as the group maxima
       let m = f32x4.splat(0), ok = true;
-      if (fused) { m = rotForwardBlock(from + (<usize>a << 2), p, w); ok = blockInLimit(m); }
+      if (fused) { m = rotForwardBlock(from + (<usize>a << 2), p, w); ok = blockInLimit(m, limit); }
       else {
         if (from != work) memory.copy(p, from + (<usize>a << 2), <usize>w << 2);
         rotForward(p, w);
-        ok = inLimit(p, w);
+        ok = inLimit(p, w, limit);
       }
       if (!ok) {
         if (ec) return 0; // §12: a block with NaN/Inf (or a butterfly overflow) goes as f32 whole
@@ -100,6 +149,7 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
         memory.fill(p, 0, <usize>w << 2);
         m = f32x4.splat(0); // the zeroed block's maxima
       }
+      if (rowStep) { a += w; blockId++; if (w < R) w >>>= 1; continue; } // quantized below, once the row's step is known
       for (let a0 = 0; a0 < w; a0 += G, g++) {
         const n = min(G, w - a0), q = p + (<usize>a0 << 2);
         const mx = fused ? groupMax(m, a0 / G, G) : absMax(q, n);
@@ -123,23 +173,12 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
           }
           continue;
         }
-        for (; i + 16 <= n; i += 16) {
-          const r = q + (<usize>i << 2);
-          const q0 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r), vinv), vc))), f32x4.splat(12582912.0)), bias);
-          const q1 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 16), vinv), vc))), f32x4.splat(12582912.0)), bias);
-          const q2 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 32), vinv), vc))), f32x4.splat(12582912.0)), bias);
-          const q3 = i32x4.sub(f32x4.add(f32x4.pmin(vhi, f32x4.pmax(vlo, f32x4.add(f32x4.mul(v128.load(r, 48), vinv), vc))), f32x4.splat(12582912.0)), bias);
-          v128.store(cq + i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
-        }
-        for (; i < n; i++) {
-          const v = load<f32>(q + (<usize>i << 2)) * inv + c;
-          const r = nearest<f32>(min(max(v, <f32>0), <f32>qmax)); // clamp then round: same as round then clamp to integer bounds
-          store<u8>(cq + i, <u8><i32>r);
-        }
+        quantizeUniform(q, n, inv, c, qmax, cq);
       }
       a += w; blockId++;
       if (w < R) w >>>= 1;
     }
+    if (rowStep) store<u16>(scales, <u16>quantizeRowStep(work, F, R, F - O, ecRowK(bits), c, qmax, codes8));
     if (ec) { if (!ecWrite(codes8, F)) return -7; continue; }
     // Pack the row's byte codes (§5), padded with zero codes to whole chunks of 8.
     const codes = dst + <usize>(codeOff + <i64>t * rowBytes);
@@ -186,9 +225,10 @@ function finishBlock(p: usize, out: usize, w: i32, acc: bool): void {
 export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32, F: i32, O: i32, X: u32, oPtr: usize,
                           dst: usize, acc: bool, scratch: usize, codesAll: usize): void {
   const ec = (flags & ENTROPY) != 0; // §12: byte codes from the (already checked) Huffman stream, row by row
-  const R = rotBlock(flags), c = ec ? <f32>ecM(bits) : <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
+  const rowStep = (flags & ROW_STEP) != 0, table = rowStep ? bits + ROW_TABLE : bits; // §13: one step per row, s · √w per block
+  const R = rotBlock(flags), c = ec ? <f32>ecM(table) : <f32>((1 << bits) - 1) * 0.5, vc = f32x4.splat(c);
   const rowbuf = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
-  if (ec && codesAll == 0) ecReadBegin(src + <usize>codeOff, <i64>load<u32>(src + 28) - codeOff, bits);
+  if (ec && codesAll == 0) ecReadBegin(src + <usize>codeOff, <i64>load<u32>(src + 28) - codeOff, table);
   const lm = (flags & LEVELS) != 0, T = levelTable(bits);
   const f16vals = (flags & OUT_F16) != 0;
   let e: u32 = 0, blockId: u32 = 0;
@@ -211,8 +251,9 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
         g += (w + G - 1) / G;
         if (direct) finishBlock(p, out + (<usize>a << 2), w, acc);
       } else if (fused) {
+        const rowS = rowStep ? fromBf16(<u32>load<u16>(scales)) * sqrt<f32>(<f32>w) : 0;
         for (let k = 0; k < w; k += 32) {
-          const vs = f32x4.splat(fromBf16(<u32>load<u16>(scales + (<usize>(g + k / G) << 1))));
+          const vs = f32x4.splat(rowStep ? rowS : fromBf16(<u32>load<u16>(scales + (<usize>(g + k / G) << 1))));
           let c0: v128, c1: v128;
           if (ec) { c0 = v128.load(rowCodes + <usize>(a + k)); c1 = v128.load(rowCodes + <usize>(a + k + 16)); }
           else { c0 = unpack16(codes + <usize>(((a + k) >>> 3) * bits), bits, tmp); c1 = unpack16(codes + <usize>(((a + k + 16) >>> 3) * bits), bits, tmp); }
@@ -222,7 +263,7 @@ export function decodeRot(src: usize, tokens: i32, bits: i32, G: i32, flags: i32
         inverseFinish(p, w, direct ? out + (<usize>a << 2) : p, direct && acc);
       } else {
         for (let a0 = 0; a0 < w; a0 += G, g++) {
-          const n = min(G, w - a0), s = fromBf16(<u32>load<u16>(scales + (<usize>g << 1))), vs = f32x4.splat(s);
+          const n = min(G, w - a0), s = rowStep ? fromBf16(<u32>load<u16>(scales)) * sqrt<f32>(<f32>w) : fromBf16(<u32>load<u16>(scales + (<usize>g << 1))), vs = f32x4.splat(s);
           const q = p + (<usize>a0 << 2);
           let i = 0;
           if (ec) {

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { allocate, errorPower, familyMode, makeAllocation, modeWireBits, SiteOption, siteOptions } from '../bindings/calibrate/allocate.js';
+import { allocate, errorPower, familyMode, makeAllocation, modeWireBits, SiteOption, siteOptions, stepKind } from '../bindings/calibrate/allocate.js';
+import { EC_ROW_TABLES } from '../bindings/codec/entropy-tables.js';
 import { BEST_FAMILIES, contextFor, parseCommMode } from '../bindings/calibrate/plan.js';
 import { parseCodec } from '../bindings/codec/spec.js';
 import { encodeRotated } from '../bindings/codec/rotated.js';
@@ -55,13 +56,17 @@ test('modelled wire bits equal what the encoder writes, less what the compact he
     assert.equal(modeWireBits(mode, E, rows, 1 / 64), (8 * (bytes.length - COMPACT_SKIP)) / (rows * E), mode);
   }
   assert.equal(modeWireBits('exact', E, rows, 1 / 64), 32);
-  // entropy-coded streams (-ec, wire-format §12) vary with the data: modelled at the table's Gaussian mean length
-  for (const mode of ['rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot128-int7-g128-ec']) {
+  // entropy-coded streams (-ec, wire-format §12, §13) vary with the data: modelled at the table's Gaussian mean length
+  for (const mode of ['rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot128-int7-g128-ec', 'rot128-int4-row-ec', 'outlier-rot128-int3-row-ec-k2', 'rot128-int6-row-ec']) {
     const bytes = encodeRotated(contextFor(parseCommMode(mode), E, r, 1 / 64), x, rows)!;
     const got = (8 * (bytes.length - COMPACT_SKIP)) / (rows * E), model = modeWireBits(mode, E, rows, 1 / 64);
     assert.ok(Math.abs(got - model) < 0.05, `${mode}: ${got} bits sent, ${model} modelled`);
   }
-  assert.ok(Math.abs(errorPower(3, 4, true) - (10 / 5) ** 2) < 1e-12);
+  assert.ok(Math.abs(errorPower(3, 4, 'entropy') - (10 / 5) ** 2) < 1e-12);
+  // §13: the step is k(b) · RMS, so error power follows k²
+  assert.ok(Math.abs(errorPower(3, 4, 'row') - (EC_ROW_TABLES[3].k / EC_ROW_TABLES[4].k) ** 2) < 1e-12);
+  assert.equal(stepKind('outlier-rot128-int*-row-ec-k2'), 'row');
+  assert.equal(stepKind('rot128-int*-g128-ec'), 'entropy');
   assert.equal(familyMode('rot128-int*-g128', 5), 'rot128-int5-g128');
   assert.equal(familyMode('rot128-int*-g128', 32), 'exact');
 });

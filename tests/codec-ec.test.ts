@@ -9,7 +9,7 @@ import { encodeReference, decodeReference } from '../bindings/codec/reference.js
 import { SimdCodec } from '../bindings/codec/simd.js';
 import { CodecId, ERR, readHeader, WireFormatError } from '../bindings/codec/wire.js';
 import { huffmanCode, readStream, writeStream } from '../bindings/codec/entropy.js';
-import { EC_BITS, EC_TABLES } from '../bindings/codec/entropy-tables.js';
+import { EC_BITS, EC_ROW_BITS, EC_ROW_TABLES, EC_TABLES } from '../bindings/codec/entropy-tables.js';
 import { Rng } from '../bindings/util/rng.js';
 
 const rig = await makeRig(64 << 20);
@@ -87,7 +87,7 @@ test('§12 the stream: any symbols round-trip; a stream cut short, with a byte t
 });
 
 test('§12 malformed blocks: truncated, lengthened, lying about raw blocks or with flipped stream bytes — SIMD and reference agree, nothing is written', () => {
-  for (const name of ['rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot64-int6-g64-ec']) {
+  for (const name of ['rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot64-int6-g64-ec', 'rot128-int4-row-ec', 'outlier-rot128-int2-row-ec-k2']) {
     const F = 200, T = 3, n = F * T, x = gaussian(7, n).map((v, i) => v * (1 + (i % 9)));
     const ctx = makeContext(parseCodec(name), F, { outliers: name.startsWith('outlier') ? [4, 150] : [] }), c = simd(ctx), c1 = simdOnePass(ctx);
     const block = encodeReference(ctx, x, T);
@@ -132,4 +132,53 @@ test('§12 at no more bits, -ec has less squared error than Lloyd–Max and unif
     assert.ok(ec.err < 0.8 * lm.err && ec.err < 0.65 * un.err, `${b} bits: -ec ${ec.err.toExponential(3)}, -lm ${lm.err.toExponential(3)}, uniform ${un.err.toExponential(3)}`);
   }
   assert.throws(() => parseCodec('rot128-int8-g128-ec'), /exist for 2, 3, 4, 5, 6, 7 bits/);
+});
+
+test('§13 row-step tables: complete prefix codes over 2L + 1 codes; mean length on fresh Gaussian rows as stated; one bf16 step per row', () => {
+  for (const b of EC_ROW_BITS) {
+    const hc = huffmanCode(b, true), { L, k, lengths, meanBits } = EC_ROW_TABLES[b];
+    assert.equal(lengths.length, 2 * L + 1);
+    assert.equal(L, Math.min(127, Math.ceil(16 / k)));
+    assert.equal(Math.fround(k), k, `b=${b}: k is an f32`);
+    assert.equal(lengths.reduce((s, l) => s + 2 ** -l, 0), 1, `b=${b}: Kraft sum`);
+    for (let s = 0; s < lengths.length; s++) for (let t = 0; t < lengths.length; t++) if (s !== t && lengths[s] <= lengths[t])
+      assert.notEqual(hc.codes[t] >>> (lengths[t] - lengths[s]), hc.codes[s], `b=${b}: code ${s} is a prefix of ${t}`);
+    const F = 576, T = 64, ctx = makeContext(parseCodec(`rot128-int${b}-row-ec`), F);
+    const blk = encodeReference(ctx, gaussian(200 + b, T * F), T);
+    const streamBits = 8 * (blk.length - 32 - 2 * T) / (T * F); // minus header and one bf16 step per row
+    assert.ok(Math.abs(streamBits - meanBits) < 0.03, `b=${b}: ${streamBits.toFixed(3)} vs ${meanBits}`);
+  }
+  assert.throws(() => parseCodec('rot128-int7-row-ec'), /row-step levels \(-row-ec\) exist for 2, 3, 4, 5, 6 bits/);
+});
+
+test('§13 a finite value whose square could overflow the row sum (past 2^56 after rotation) sends the message as f32, exactly', () => {
+  const F = 300, T = 2, ctx = makeContext(parseCodec('rot128-int4-row-ec'), F), x = gaussian(9, F * T);
+  x[F + 3] = 1e18;
+  const blk = encodeReference(ctx, x, T);
+  assert.equal(readHeader(blk).codec, CodecId.F32);
+  assert.deepEqual(simdEncode(simd(ctx), x, T), blk);
+  x[F + 3] = 1e15; // within the limit: coded. The row is one spike: its block rotates to ±1e15 everywhere, about 5.4
+  // steps (σ = 1e15/√300, step 0.28 σ · √128), so every rotated value rounds the same way and the spike comes back
+  // within half a step of 1e15 (9 %), while the row's other values (σ = 1) are lost under that step
+  const ok = encodeReference(ctx, x, T), y = new Float32Array(F * T);
+  assert.equal(readHeader(ok).codec, CodecId.Rotated);
+  decodeReference(ctx, ok, y, false);
+  assert.ok(Math.abs(y[F + 3] - 1e15) <= 0.5 / 5.4 * 1e15, `${y[F + 3]}`);
+});
+
+test('§13 one step per row beats a scale per block on rows whose blocks differ in energy (squared error at equal bits)', () => {
+  // Gaussian rows of 5 blocks of 128 whose block energies differ (×0.5 … ×2 in standard deviation), as partial sums do
+  const F = 640, T = 64, g = gaussian(31, T * F), x = g.map((v, i) => v * [0.5, 1, 2, 0.7, 1.4][Math.floor((i % F) / 128)]);
+  const measure = (name: string) => {
+    const ctx = makeContext(parseCodec(name), F), blk = encodeReference(ctx, x, T), y = new Float32Array(T * F);
+    decodeReference(ctx, blk, y, false);
+    return { bits: (8 * (blk.length - 32)) / (T * F), err: y.reduce((s, v, i) => s + (v - x[i]) ** 2, 0) / (T * F) };
+  };
+  for (const b of [3, 4, 5]) {
+    const row = measure(`rot128-int${b}-row-ec`), blk = measure(`rot128-int${b}-g128-ec`);
+    // error power falls 4× per bit: compare err · 4^bits, the error at a common rate
+    const gain = (blk.err * 4 ** blk.bits) / (row.err * 4 ** row.bits);
+    console.log(`§13 vs §12 at ${b} bits: ${gain.toFixed(3)}×`);
+    assert.ok(gain > 1.1, `${b} bits: row ${row.bits.toFixed(3)} b / ${row.err.toExponential(3)}, block ${blk.bits.toFixed(3)} b / ${blk.err.toExponential(3)}: ${gain.toFixed(3)}×`);
+  }
 });

@@ -91,7 +91,8 @@ test('§9 rotation lowers the error of int4 on activations with outlier features
 
 test('§9 SIMD = reference on odd shapes and outlier sets, random and adversarial values', () => {
   const names = ['rot64-int4-g16', 'rot128-int4-g64', 'rot128-int3-g128', 'outlier-rot128-int4-g32-f16', 'outlier-rot64-int2-g64-idx', 'rot128-int8-g128',
-    'rot128-int4-g128-lm', 'rot64-int3-g16-lm', 'outlier-rot64-int2-g64-lm-idx', 'rot128-int4-g128-ec', 'rot64-int3-g16-ec', 'outlier-rot64-int6-g64-ec-idx'];
+    'rot128-int4-g128-lm', 'rot64-int3-g16-lm', 'outlier-rot64-int2-g64-lm-idx', 'rot128-int4-g128-ec', 'rot64-int3-g16-ec', 'outlier-rot64-int6-g64-ec-idx',
+    'rot128-int4-row-ec', 'rot64-int3-row-ec', 'outlier-rot64-int6-row-ec-idx', 'outlier-rot128-int2-row-ec-k2', 'rot128-int5-row-ec'];
   fc.assert(fc.property(fc.constantFrom(...names), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 4 }), fc.nat(100), (name, F, T, seed) => {
     const spec = parseCodec(name), g = gauss(seed);
     const outliers = spec.rotOutliers ? [...new Set([seed % F, (seed * 7) % F, F - 1])].sort((a, b) => a - b) : [];
@@ -120,7 +121,7 @@ test('§9 fused 64/128 blocks (one pass for stages h ≤ 16, one for the rest, r
   put(1, 1, (i) => (i % 32 === 7 ? 50 * (1 + (i >> 5)) : g()));
   put(2, 3, (i) => (i === 127 ? -Infinity : g()));
   for (const name of ['rot128-int4-g128', 'rot128-int3-g32', 'rot128-int5-g64', 'rot64-int4-g64', 'outlier-rot128-int4-g32', 'rot128-int4-g128-lm',
-    'rot128-int4-g128-ec', 'rot64-int2-g32-ec']) {
+    'rot128-int4-g128-ec', 'rot64-int2-g32-ec', 'rot128-int4-row-ec', 'rot64-int6-row-ec']) {
     const spec = parseCodec(name);
     const ctx = makeContext(spec, F, { outliers: spec.rotOutliers ? [3, 200, 860] : [] });
     for (const rows of [x.subarray(F, 2 * F), x]) { // row 1 alone has no raw block (-ec codes it); all rows have

@@ -22,6 +22,7 @@ const NAMES = [
   'outlier-rot128-int4-g128', 'outlier-rot64-int3-g64-f16', 'outlier-rot128-int4-g32-idx',
   'rot128-int4-g128-lm', 'outlier-rot64-int3-g64-lm-f16', 'rot64-int2-g32-lm', 'outlier-rot128-int4-g64-lm-idx-k3',
   'rot128-int4-g128-ec', 'outlier-rot128-int3-g128-ec-k2', 'rot64-int2-g32-ec', 'outlier-rot128-int6-g64-ec-idx-f16', 'rot128-int5-g16-ec', 'rot128-int7-g128-ec',
+  'rot128-int4-row-ec', 'outlier-rot128-int3-row-ec-k2', 'rot64-int2-row-ec', 'outlier-rot64-int6-row-ec-idx-f16', 'rot128-int5-row-ec',
   'int4-static-rows', 'outlier-int4-static-rows', 'outlier-int3-static-rows-idx-f16',
 ];
 

@@ -10,7 +10,7 @@ import { SiteProfile } from '../tp/allreduce.js';
 import { wireBytes } from '../tp/cost.js';
 import { klGivenP, logSoftmax } from '../eval/metrics.js';
 import { parseCommMode } from './plan.js';
-import { EC_TABLES } from '../codec/entropy-tables.js';
+import { EC_ROW_TABLES, EC_TABLES } from '../codec/entropy-tables.js';
 
 /** What calibrate --bits stores in the profile, and what --comm best runs. */
 export interface Allocation {
@@ -37,12 +37,18 @@ export function familyMode(family: string, bits: number): string {
 /** Wire bits per value of one site's message of `rows` rows × E features on the link (compact header; no exceptions). */
 export const modeWireBits = (mode: string, E: number, rows: number, fraction: number): number => (8 * wireBytes(mode, rows, E, fraction)) / (rows * E);
 
+/** How a family's step follows its width: 2^b uniform levels, §12's 2M + 1 entropy-coded ones, §13's row step k(b) · RMS. */
+export type StepKind = 'uniform' | 'entropy' | 'row';
+export const stepKind = (family: string): StepKind => (family.includes('-row-ec') ? 'row' : family.includes('-ec') ? 'entropy' : 'uniform');
+
 /**
  * Relative error power of a b-bit code against the probe width: (step(b) / step(probe))², step ∝ 1/(2^b − 1) for
- * 2^b levels, ∝ 1/M(b) for the 2M + 1 levels of an entropy-coded family (-ec, wire-format §12).
+ * 2^b levels, ∝ 1/M(b) for the 2M + 1 levels of an entropy-coded family (-ec, wire-format §12), ∝ k(b) for a row-step
+ * family (-row-ec, §13).
  */
-export const errorPower = (bits: number, probe: number, entropy = false): number =>
-  (bits >= 32 ? 0 : entropy ? (EC_TABLES[probe].M / EC_TABLES[bits].M) ** 2 : ((2 ** probe - 1) / (2 ** bits - 1)) ** 2);
+export const errorPower = (bits: number, probe: number, kind: StepKind = 'uniform'): number =>
+  (bits >= 32 ? 0 : kind === 'row' ? (EC_ROW_TABLES[bits].k / EC_ROW_TABLES[probe].k) ** 2
+    : kind === 'entropy' ? (EC_TABLES[probe].M / EC_TABLES[bits].M) ** 2 : ((2 ** probe - 1) / (2 ** bits - 1)) ** 2);
 
 /** One choice for one site: its mode, wire bits/value and modelled KL. */
 export interface SiteOption { mode: string; cost: number; kl: number }
@@ -133,7 +139,7 @@ export function siteOptions(sensitivity: Record<string, number[]>, probe: number
     for (const f of fams) {
       const measured = probeWireBits[f]?.[site], shift = measured === undefined ? 0 : measured - modeWireBits(familyMode(f, probe), E, rows, fraction);
       for (const b of menu) if (b < 32 && validMode(familyMode(f, b)))
-        opts.push({ mode: familyMode(f, b), cost: modeWireBits(familyMode(f, b), E, rows, fraction) + shift, kl: sensitivity[f][site] * errorPower(b, probe, f.includes('-ec')) });
+        opts.push({ mode: familyMode(f, b), cost: modeWireBits(familyMode(f, b), E, rows, fraction) + shift, kl: sensitivity[f][site] * errorPower(b, probe, stepKind(f)) });
     }
     return opts;
   });

@@ -3,11 +3,11 @@
 // stream is read LSB-first and each code's most significant bit comes first. Clarity first: the decoder walks the code
 // one bit at a time (the counting method of zlib's puff.c), so it checks the SIMD kernel's table-driven decoder
 // (assembly/codec_ec.ts) against an independent algorithm.
-import { EC_BITS, EC_MAX_LEN, EC_TABLES } from './entropy-tables.js';
+import { EC_BITS, EC_MAX_LEN, EC_ROW_BITS, EC_ROW_TABLES, EC_TABLES } from './entropy-tables.js';
 import { ERR, WireFormatError } from './wire.js';
 
 export interface HuffmanCode {
-  M: number;               // codes −M … M, symbols 0 … 2M
+  M: number;               // codes −M … M, symbols 0 … 2M (L of a row-step table)
   lengths: number[];       // [symbol] code length in bits
   codes: number[];         // [symbol] canonical code (MSB-first value)
   count: number[];         // [length] how many codes have that length
@@ -16,13 +16,14 @@ export interface HuffmanCode {
 
 const cache = new Map<number, HuffmanCode>();
 
-/** The canonical Huffman code of nominal width b (2 … 6). */
-export function huffmanCode(bits: number): HuffmanCode {
-  const hit = cache.get(bits);
+/** The canonical Huffman code of nominal width b: §12's table (2 … 7), or with `rowStep` §13's (2 … 6). */
+export function huffmanCode(bits: number, rowStep = false): HuffmanCode {
+  const key = rowStep ? 100 + bits : bits;
+  const hit = cache.get(key);
   if (hit) return hit;
-  const t = EC_TABLES[bits];
-  if (!t) throw new Error(`entropy-coded levels (-ec) exist for ${EC_BITS.join(', ')} bits, not ${bits}`);
-  const { M, lengths } = t;
+  const t = rowStep ? EC_ROW_TABLES[bits] : EC_TABLES[bits];
+  if (!t) throw new Error(rowStep ? `row-step levels (-row-ec) exist for ${EC_ROW_BITS.join(', ')} bits, not ${bits}` : `entropy-coded levels (-ec) exist for ${EC_BITS.join(', ')} bits, not ${bits}`);
+  const M = 'L' in t ? t.L : t.M, { lengths } = t;
   const count = new Array(EC_MAX_LEN + 1).fill(0);
   for (const l of lengths) count[l]++;
   const next = new Array(EC_MAX_LEN + 2).fill(0);
@@ -31,7 +32,7 @@ export function huffmanCode(bits: number): HuffmanCode {
   const codes = lengths.map((l) => next[l]++);
   const sorted = lengths.map((l, s) => [l, s]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[1]);
   const code = { M, lengths, codes, count, sorted };
-  cache.set(bits, code);
+  cache.set(key, code);
   return code;
 }
 

@@ -6,8 +6,9 @@ import { CodecContext } from './spec.js';
 import { getCode, putCode } from './bits.js';
 import { levels, thresholds } from './levels.js';
 import { huffmanCode, maxStreamBytes, readStream, writeStream } from './entropy.js';
+import { EC_ROW_TABLES } from './entropy-tables.js';
 import {
-  ERR, FLAG_ENTROPY, FLAG_LEVELS, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
+  ERR, FLAG_ENTROPY, FLAG_ROW_STEP, FLAG_LEVELS, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, HEADER_BYTES, Header, Layout, layoutOf, rotBlockOf, rotBlocks, WireFormatError, writeHeader,
 } from './wire.js';
 
 /** ±1 of position i inside a block (§9): the top bit of i · 0x9E3779B1 (32-bit wrap) makes it −1. */
@@ -32,13 +33,33 @@ export function rotInverse(x: Float32Array, a: number, w: number): void {
 
 /** Largest magnitude a coded (not raw) block may hold after rotation: keeps decode's inverse butterflies finite. */
 export const ROT_LIMIT = 2 ** 100;
+/** The same for row-step codecs (§13): squares and their sums stay finite. */
+export const ROW_LIMIT = 2 ** 56;
+
+/**
+ * §13: the row's step from the rotated values at work[base, base + F): per block the sum of squares in 4 lanes
+ * (lane i mod 4, in order; f32), the lanes added as (0 + 1) + (2 + 3), times 1/w, summed over blocks in order; divided
+ * by the coded count n, square root, times k, rounded to bf16 (nearest). Returns the bf16 bits (0 when n = 0).
+ */
+export function rowStepBits(work: Float32Array, base: number, blocks: { start: number; width: number }[], n: number, k: number): number {
+  let total = 0;
+  for (const { start, width } of blocks) {
+    const lane = [0, 0, 0, 0];
+    for (let i = 0; i < width; i++) { const y = work[base + start + i]; lane[i & 3] = fround(lane[i & 3] + fround(y * y)); }
+    total = fround(total + fround(fround(fround(lane[0] + lane[1]) + fround(lane[2] + lane[3])) * (1 / width)));
+  }
+  return n === 0 ? 0 : bf16Nearest(fround(fround(Math.sqrt(fround(total / n))) * k));
+}
+/** §13: the step of a block of width w from the row's step: s · √w (both f32), so every block has the same error. */
+export const blockStep = (s: number, w: number): number => fround(s * fround(Math.sqrt(w)));
 
 /** Encode; returns null when the raw blocks would make the block larger than f32 (the caller sends f32, §9). */
 export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: number): Uint8Array | null {
   const F = ctx.features, { spec } = ctx, O = ctx.outliers.length, R = spec.rotate!, G = spec.groupSize, bits = spec.bits;
   const blocks = rotBlocks(F, R), nb = blocks.length;
   // -ec (§12): 2M + 1 levels, zero included, Huffman-coded; otherwise 2^bits levels (q − c) · s without a zero level
-  const hc = (ctx.flags & FLAG_ENTROPY) !== 0 ? huffmanCode(bits) : null;
+  const rowStep = (ctx.flags & FLAG_ROW_STEP) !== 0, limit = rowStep ? ROW_LIMIT : ROT_LIMIT;
+  const hc = (ctx.flags & FLAG_ENTROPY) !== 0 ? huffmanCode(bits, rowStep) : null;
   const qmax = hc ? 2 * hc.M : 2 ** bits - 1, c = qmax / 2;
   const lm = (ctx.flags & FLAG_LEVELS) !== 0, mids = lm ? thresholds(bits) : null; // -lm: Lloyd–Max levels · s
   // Work rows: outliers zeroed, each block rotated; a block is raw when any rotated value is not within ROT_LIMIT.
@@ -49,7 +70,7 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
     for (let k = 0; k < nb; k++) {
       const { start, width } = blocks[k];
       rotForward(work, t * F + start, width);
-      for (let i = 0; i < width; i++) if (!(Math.abs(work[t * F + start + i]) <= ROT_LIMIT)) { raw.push(t * nb + k); break; }
+      for (let i = 0; i < width; i++) if (!(Math.abs(work[t * F + start + i]) <= limit)) { raw.push(t * nb + k); break; }
     }
   }
   const h = { codec: spec.codec, bits, flags: ctx.flags, groupSize: G, tokens, features: F, outliers: O };
@@ -67,6 +88,15 @@ export function encodeRotated(ctx: CodecContext, src: Float32Array, tokens: numb
   for (let t = 0; t < tokens; t++) {
     for (let i = 0; i < O; i++) dv.setUint16(L.valOff + 2 * (t * O + i), conv16(src[t * F + ctx.outliers[i]]), true);
     const codeRow = L.codeOff + t * L.rowCodeBytes;
+    if (rowStep && symbols) { // §13: one step per row, s · √w per block
+      const sBits = rowStepBits(work, t * F, blocks, F - O, EC_ROW_TABLES[bits].k), s = f32FromBf16(sBits);
+      dv.setUint16(L.scaleOff + 2 * t, sBits, true);
+      for (const { start, width } of blocks) {
+        const inv = invScale(blockStep(s, width));
+        for (let i = t * F + start; i < t * F + start + width; i++) symbols[i] = clampCode(fround(fround(work[i] * inv) + c), 0, qmax);
+      }
+      continue;
+    }
     let g = 0;
     for (let k = 0; k < nb; k++) {
       const { start, width } = blocks[k], base = t * F + start;
@@ -119,7 +149,8 @@ export function decodeRotated(h: Header, L: Layout, bytes: Uint8Array, outliers:
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const blocks = rotBlocks(F, R), nb = blocks.length;
   const raw = rawBlockList(h, L, bytes);
-  const hc = (h.flags & FLAG_ENTROPY) !== 0 ? huffmanCode(bits) : null;
+  const rowStep = (h.flags & FLAG_ROW_STEP) !== 0;
+  const hc = (h.flags & FLAG_ENTROPY) !== 0 ? huffmanCode(bits, rowStep) : null;
   const c = hc ? hc.M : (2 ** bits - 1) / 2, table = (h.flags & FLAG_LEVELS) !== 0 ? levels(bits) : null;
   // -ec: the whole stream is read (and checked) before anything is written
   const symbols = hc ? readStream(bytes, L.codeOff, h.totalBytes - L.codeOff, h.tokens * F, hc) : null;
@@ -138,7 +169,7 @@ export function decodeRotated(h: Header, L: Layout, bytes: Uint8Array, outliers:
         continue;
       }
       for (let a0 = 0; a0 < width; a0 += G, g++) {
-        const s = f32FromBf16(dv.getUint16(L.scaleOff + 2 * (t * L.groups + g), true));
+        const s = rowStep ? blockStep(f32FromBf16(dv.getUint16(L.scaleOff + 2 * t, true)), width) : f32FromBf16(dv.getUint16(L.scaleOff + 2 * (t * L.groups + g), true));
         for (let i = a0; i < Math.min(a0 + G, width); i++) {
           const q = symbols ? symbols[t * F + start + i] : getCode(bytes, codeRow, start + i, bits);
           row[start + i] = table ? fround(table[q] * s) : fround((q - c) * s);

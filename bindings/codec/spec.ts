@@ -1,8 +1,8 @@
 // Codec names, parameters and the per-site context both encoder and decoder hold (docs/wire-format.md §2, §4).
 import { LEVEL_BITS } from './levels.js';
-import { EC_BITS } from './entropy-tables.js';
+import { EC_BITS, EC_ROW_BITS } from './entropy-tables.js';
 import { maxStreamBytes } from './entropy.js';
-import { CodecId, FLAG_ENTROPY, FLAG_LEVELS, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
+import { CodecId, FLAG_ENTROPY, FLAG_LEVELS, FLAG_ROW_STEP, FLAG_RAW_ROWS, maxRawRows, rawRowBytes, FLAG_INDICES_ON_WIRE, FLAG_OUTLIER_F16, FLAG_ROT128, FLAG_SYMMETRIC, layoutOf, HEADER_BYTES } from './wire.js';
 
 export interface CodecSpec {
   codec: CodecId; bits: number; groupSize: number; symmetric: boolean;
@@ -13,6 +13,7 @@ export interface CodecSpec {
   outlierKeep?: number;    // codec 7 with outliers, suffix -k<N>: keep N features in 16-bit instead of ⌊E · fraction⌋
   levels?: boolean;        // codec 7, suffix -lm: Lloyd–Max levels (2–4 bits) instead of uniform ones
   entropy?: boolean;       // codec 7, suffix -ec: 2M + 1 uniform levels, Huffman-coded (2–7 bits nominal, §12)
+  rowStep?: boolean;       // codec 7, -row-ec instead of -g<G>-ec: one step per row from its RMS (2–6 bits, §13)
   rawRows?: boolean;       // static codecs: outlier-token rows sent raw in bf16 (§10), suffix -rows
 }
 
@@ -32,8 +33,12 @@ const GROUPS = [16, 32, 64, 128];
  */
 export function parseCodec(name: string): CodecSpec {
   const base = { bits: 0, groupSize: 0, symmetric: false, outlierF16: false, indicesOnWire: false };
-  const r = /^(outlier-)?rot(64|128)-int(\d)-g(\d+)(-lm|-ec)?((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
+  // -row-ec (§13) takes the place of -g<G>-ec: one step per row; the header's G is then R
+  const r = /^(outlier-)?rot(64|128)-int(\d)-(?:g(\d+)(-lm|-ec)?|row(-ec))((?:-f16|-idx)*)(?:-k(\d+))?$/.exec(name);
   if (r) { // codec 7 (§9): block-Hadamard rotation, dynamic symmetric per-group scales
+    const row = r[6] !== undefined;
+    if (row) { r[4] = r[2]; r[5] = r[6]; }
+    r.splice(6, 1);
     const bits = Number(r[3]), G = Number(r[4]), R = Number(r[2]);
     if (!INT_BITS.includes(bits) && !(r[5] === '-ec' && bits === 7)) throw new Error(`codec "${name}": bits must be one of ${INT_BITS.join(', ')}`);
     if (!GROUPS.includes(G) || G > R) throw new Error(`codec "${name}": group size must be one of ${GROUPS.filter((g) => g <= R).join(', ')}`);
@@ -42,9 +47,10 @@ export function parseCodec(name: string): CodecSpec {
     const keep = r[7] === undefined ? undefined : Number(r[7]), lm = r[5] === '-lm', ec = r[5] === '-ec';
     if (lm && !LEVEL_BITS.includes(bits)) throw new Error(`codec "${name}": Lloyd–Max levels (-lm) exist for ${LEVEL_BITS.join(', ')} bits`);
     if (ec && !EC_BITS.includes(bits)) throw new Error(`codec "${name}": entropy-coded levels (-ec) exist for ${EC_BITS.join(', ')} bits`);
+    if (row && !EC_ROW_BITS.includes(bits)) throw new Error(`codec "${name}": row-step levels (-row-ec) exist for ${EC_ROW_BITS.join(', ')} bits`);
     if (keep !== undefined && !(keep >= 1 && keep <= 4096)) throw new Error(`codec "${name}": -k<N> keeps 1 … 4096 features in 16-bit`);
     return { ...base, codec: CodecId.Rotated, bits, groupSize: G, symmetric: true, rotate: R, rotOutliers: outlier,
-      outlierF16: r[6].includes('-f16'), indicesOnWire: r[6].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}), ...(lm ? { levels: true } : {}), ...(ec ? { entropy: true } : {}) };
+      outlierF16: r[6].includes('-f16'), indicesOnWire: r[6].includes('-idx'), ...(keep !== undefined ? { outlierKeep: keep } : {}), ...(lm ? { levels: true } : {}), ...(ec ? { entropy: true } : {}), ...(row ? { rowStep: true } : {}) };
   }
   if (name === 'f32') return { ...base, codec: CodecId.F32, bits: 32 };
   if (name === 'bf16') return { ...base, codec: CodecId.BF16, bits: 16 };
@@ -67,7 +73,7 @@ export const hasOutliers = (s: CodecSpec): boolean => s.codec === CodecId.Outlie
 export const isFloat = (s: CodecSpec): boolean => s.codec <= CodecId.F16;
 
 export function flagsOf(s: CodecSpec): number {
-  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.levels ? FLAG_LEVELS : 0) | (s.entropy ? FLAG_ENTROPY : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
+  return (s.symmetric ? FLAG_SYMMETRIC : 0) | (s.rawRows ? FLAG_RAW_ROWS : 0) | (s.levels ? FLAG_LEVELS : 0) | (s.entropy ? FLAG_ENTROPY : 0) | (s.rowStep ? FLAG_ROW_STEP : 0) | (s.codec === CodecId.Rotated && s.rotate === 128 ? FLAG_ROT128 : 0) | (hasOutliers(s) && s.indicesOnWire ? FLAG_INDICES_ON_WIRE : 0) |
     (hasOutliers(s) && s.outlierF16 ? FLAG_OUTLIER_F16 : 0);
 }
 
@@ -78,6 +84,7 @@ export function makeContext(spec: CodecSpec, features: number, opts: ContextOpti
   // every context is made here, so the kernels never meet a level table for a width that has none
   if (spec.levels && (spec.codec !== CodecId.Rotated || !LEVEL_BITS.includes(spec.bits))) throw new Error(`Lloyd–Max levels need codec 7 at ${LEVEL_BITS.join(', ')} bits`);
   if (spec.entropy && (spec.codec !== CodecId.Rotated || spec.levels || !EC_BITS.includes(spec.bits))) throw new Error(`entropy-coded levels need codec 7 at ${EC_BITS.join(', ')} bits, without -lm`);
+  if (spec.rowStep && (!spec.entropy || !EC_ROW_BITS.includes(spec.bits) || spec.groupSize !== spec.rotate)) throw new Error(`row-step levels need -ec at ${EC_ROW_BITS.join(', ')} bits with G = R`);
   const outliers = Uint32Array.from(hasOutliers(spec) ? opts.outliers ?? [] : []);
   const isOutlier = new Uint8Array(features);
   for (let i = 0; i < outliers.length; i++) {

@@ -21,6 +21,8 @@ export const FLAG_ROT128 = 8;
 export const FLAG_LEVELS = 32;
 /** Codec 7 only, 2–6 bits: 2M + 1 uniform levels, zero included, Huffman-coded in one stream per block (§12, `-ec`). */
 export const FLAG_ENTROPY = 64;
+/** Codec 7 with FLAG_ENTROPY only: one step per row from the row's RMS instead of a scale per group (§13, `-row-ec`). */
+export const FLAG_ROW_STEP = 128;
 
 /** Codec 7 (§9): a row of F features is cut into R-blocks, then the rest into descending powers of two. */
 export function rotBlocks(F: number, R: number): { start: number; width: number }[] {
@@ -79,7 +81,7 @@ export function layoutOf(h: Omit<Header, 'exceptions' | 'totalBytes'>): Layout {
   const coded = codec === CodecId.OutlierStatic ? features - outliers : features;
   const grouped = codec === CodecId.IntGroup || codec === CodecId.OutlierGroup;
   const rot = codec === CodecId.Rotated;
-  const groups = rot ? rotGroups(features, rotBlockOf(flags), groupSize) : grouped ? Math.ceil(coded / groupSize) : 0;
+  const groups = rot ? ((flags & FLAG_ROW_STEP) !== 0 ? 1 : rotGroups(features, rotBlockOf(flags), groupSize)) : grouped ? Math.ceil(coded / groupSize) : 0;
   const idxOff = HEADER_BYTES;
   const valOff = idxOff + ((flags & FLAG_INDICES_ON_WIRE) !== 0 ? outliers * 4 : 0);
   const scaleOff = valOff + tokens * outliers * 2;

@@ -13,7 +13,7 @@ import { COMPACT_SKIP } from '../codec/compact.js';
 import { autoCodec, parseCommMode, outlierCount } from '../calibrate/plan.js';
 import { flagsOf, hasOutliers } from '../codec/spec.js';
 import { CodecId, layoutOf } from '../codec/wire.js';
-import { EC_TABLES } from '../codec/entropy-tables.js';
+import { EC_ROW_TABLES, EC_TABLES } from '../codec/entropy-tables.js';
 import type { Algorithm } from './allreduce.js';
 
 export interface LinkInfo {
@@ -53,7 +53,7 @@ export const codecSpeed = (mode: string): CodecSpeed =>
 
 /**
  * Bytes of one message of tokens × features on the link (compact header, wire-format §11; no exceptions), or 4 per value
- * for exact. An entropy-coded stream (-ec, §12) has no fixed size: it is modelled at its mean length on Gaussian blocks.
+ * for exact. An entropy-coded stream (-ec, §12) has no fixed size: it is modelled at its mean length on Gaussian blocks (rows, §13).
  */
 export function wireBytes(mode: string, tokens: number, features: number, fraction = 1 / 64): number {
   const m = parseCommMode(mode);
@@ -61,7 +61,7 @@ export function wireBytes(mode: string, tokens: number, features: number, fracti
   const s = m.spec;
   const flags = flagsOf(s);
   const outliers = hasOutliers(s) ? Math.min(s.outlierKeep ?? outlierCount(features, fraction), features) : 0;
-  const stream = s.entropy ? Math.ceil((tokens * features * EC_TABLES[s.bits].meanBits) / 8) : 0;
+  const stream = s.entropy ? Math.ceil((tokens * features * (s.rowStep ? EC_ROW_TABLES : EC_TABLES)[s.bits].meanBits) / 8) : 0;
   return layoutOf({ codec: s.codec as CodecId, bits: s.bits, flags, groupSize: s.groupSize, tokens, features, outliers }).excOff + stream - COMPACT_SKIP;
 }
 
