@@ -8,8 +8,10 @@
 // code lengths (≤ 12 bits, every symbol coded, so any block an adversary makes can still be encoded).
 //
 // Row-step tables (`-row-ec`, §13): one step per row, s = bf16(k · RMS of the row's rotated values), codes
-// q = round(z / s) ∈ [−L, L] with L = min(127, ⌈16 / k⌉) (16 RMS of headroom; byte codes). For each b the script picks
-// the smallest k (finest step, on the grid 2^(j/64)) whose Huffman code costs ≤ b bits/value on Gaussian rows of 576.
+// q = round(z / s) ∈ [−L, L] with L = min(127, ⌈8 / k⌉) (8 RMS of headroom; byte codes). Their code lengths are the
+// optimal ones of at most 12 bits (package-merge): flooring rare codes' counts, as the §12 tables do, would cost these
+// larger alphabets 0.05–0.1 bits/value. For each b the script picks the smallest k (finest step, on the grid 2^(j/64))
+// whose code costs ≤ b bits/value on Gaussian rows of 576.
 //   node --import tsx scripts/gen-entropy-tables.ts           # rewrites both files (seeded: the same bytes each run)
 import { writeFileSync } from 'node:fs';
 import { bf16Nearest, bf16Up, clampCode, f32FromBf16, fround, invScale } from '../bindings/codec/numerics.js';
@@ -63,7 +65,22 @@ for (const b of WIDTHS) {
 
 /** Row-step model: Gaussian rows of ROW values, step bf16(k · RMS), codes clamped to ±L; histogram index q + L. */
 const ROW = 576, ROW_WIDTHS = [2, 3, 4, 5, 6];
-const rowL = (k: number): number => Math.min(127, Math.ceil(16 / k));
+const rowL = (k: number): number => Math.min(127, Math.ceil(8 / k));
+
+/** Optimal code lengths of at most `maxLen` bits (package-merge; every symbol coded: a count of 0 weighs 1e-9). */
+function packageMerge(h: Float64Array, maxLen: number): number[] {
+  const total = h.reduce((s, x) => s + x, 0);
+  const leaves = Array.from(h, (x, i) => ({ w: Math.max(x / total, 1e-9), syms: [i] })).sort((a, b) => a.w - b.w || a.syms[0] - b.syms[0]);
+  let cur = leaves;
+  for (let l = 1; l < maxLen; l++) {
+    const packages = [];
+    for (let j = 0; j + 1 < cur.length; j += 2) packages.push({ w: cur[j].w + cur[j + 1].w, syms: [...cur[j].syms, ...cur[j + 1].syms] });
+    cur = [...leaves, ...packages].sort((a, b) => a.w - b.w || a.syms.length - b.syms.length || a.syms[0] - b.syms[0]);
+  }
+  const len = new Array(h.length).fill(0);
+  for (const c of cur.slice(0, 2 * h.length - 2)) for (const s of c.syms) len[s]++;
+  return len;
+}
 function rowHistogram(k: number, rows: number, seed: number): Float64Array {
   const L = rowL(k), rng = new Rng(seed), h = new Float64Array(2 * L + 1), z = new Float32Array(ROW);
   for (let r = 0; r < rows; r++) {
@@ -77,8 +94,8 @@ function rowHistogram(k: number, rows: number, seed: number): Float64Array {
 const rowRows: { b: number; L: number; k: number; len: number[]; bits: number }[] = [];
 for (const b of ROW_WIDTHS) {
   let j = 64; // k = 2^(j/64), from 2 down while the code still costs ≤ b bits
-  while (j > -64 * 6) { const h = rowHistogram(fround(2 ** ((j - 1) / 64)), 300, 17 + j); if (meanBits(h, codeLengths(h)) > b) break; j--; }
-  const k = fround(2 ** (j / 64)), h = rowHistogram(k, 20000, 2000 + b), len = codeLengths(h);
+  while (j > -64 * 6) { const h = rowHistogram(fround(2 ** ((j - 1) / 64)), 300, 17 + j); if (meanBits(h, packageMerge(h, MAX_LEN)) > b) break; j--; }
+  const k = fround(2 ** (j / 64)), h = rowHistogram(k, 20000, 2000 + b), len = packageMerge(h, MAX_LEN);
   rowRows.push({ b, L: rowL(k), k, len, bits: meanBits(h, len) });
   console.log(`row b=${b}: k=${k} L=${rowL(k)} (${2 * rowL(k) + 1} levels), ${meanBits(h, len).toFixed(4)} bits/value on Gaussian rows, longest code ${Math.max(...len)}`);
 }

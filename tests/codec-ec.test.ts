@@ -138,7 +138,7 @@ test('§13 row-step tables: complete prefix codes over 2L + 1 codes; mean length
   for (const b of EC_ROW_BITS) {
     const hc = huffmanCode(b, true), { L, k, lengths, meanBits } = EC_ROW_TABLES[b];
     assert.equal(lengths.length, 2 * L + 1);
-    assert.equal(L, Math.min(127, Math.ceil(16 / k)));
+    assert.equal(L, Math.min(127, Math.ceil(8 / k)));
     assert.equal(Math.fround(k), k, `b=${b}: k is an f32`);
     assert.equal(lengths.reduce((s, l) => s + 2 ** -l, 0), 1, `b=${b}: Kraft sum`);
     for (let s = 0; s < lengths.length; s++) for (let t = 0; t < lengths.length; t++) if (s !== t && lengths[s] <= lengths[t])
