@@ -2,7 +2,7 @@
 // committed code lengths, packed LSB-first with each code's most significant bit first (deflate's convention).
 // Encoding puts bit-reversed codes into a 64-bit accumulator; decoding looks the next 12 bits up in a table of
 // (symbol, length). Bit-exact with bindings/codec/entropy.ts, which decodes bit by bit instead.
-import { EC_LEN2, EC_LEN3, EC_LEN4, EC_LEN5, EC_LEN6, EC_LEN7, EC_M, EC_MAX_LEN, EC_RLEN2, EC_RLEN3, EC_RLEN4, EC_RLEN5, EC_RLEN6, EC_RL, EC_RK } from './codec_ec_tables';
+import { EC_LEN2, EC_LEN3, EC_LEN4, EC_LEN5, EC_LEN6, EC_LEN7, EC_M, EC_MAX_LEN, EC_RLEN2, EC_RLEN3, EC_RLEN4, EC_RLEN5, EC_RLEN6, EC_RL, EC_RK, EC_RPAIR_AT, EC_RPAIR_WORDS } from './codec_ec_tables';
 
 // A table id: the width b (2 … 7) for §12's tables, b + ROW_TABLE (10 … 14) for §13's row-step tables.
 export const ROW_TABLE: i32 = 8;
@@ -10,15 +10,17 @@ const TABLES: i32 = 13; // ids 2 … 14
 
 const LUT_SIZE: i32 = 1 << EC_MAX_LEN;
 const PAIR_MAX_BITS: i32 = 5, PAIR_STRIDE: i32 = 43 * 43; // widths 2 … 5 (2M + 1 ≤ 43) also encode two codes at a time
+const ROW_PAIR_MAX: i32 = ROW_TABLE + 5;                   // and row-step widths 2 … 5 (2L + 1 ≤ 121; codes ≤ 12 bits)
 // Per table id, filled on first use by each instance (a thread sharing this memory that fills them at the same
 // time writes the same values):
 //   LUT:   LUT_SIZE u16, symbol << 4 | length of the code that the next 12 bits start with (0 = none);
 //   MULTI: LUT_SIZE u32, every whole code in the next 12 bits, up to 3: total length | count << 4 | symbols << 8
 //          (0 = none), so the decoder's serial chain of table look-ups takes several codes per step;
 //   ENC:   2M + 1 u32 (≤ 255), bit-reversed code | length << 16;
-//   PAIR:  (2M + 1)² u32 for widths ≤ 5, the codes of (a, b) concatenated (a first) | total length << 24.
+//   PAIR:  (2M + 1)² u32 for widths ≤ 5 (row-step widths ≤ 5: ROW_PAIR), the codes of (a, b) concatenated (a first)
+//          | total length << 24 (two codes of ≤ 12 bits fit 24 bits).
 const LUT = memory.data(TABLES * (1 << EC_MAX_LEN) * 2), MULTI = memory.data(TABLES * (1 << EC_MAX_LEN) * 4), ENC = memory.data(TABLES * 256 * 4);
-const PAIR = memory.data((PAIR_MAX_BITS - 1) * PAIR_STRIDE * 4);
+const PAIR = memory.data((PAIR_MAX_BITS - 1) * PAIR_STRIDE * 4), ROW_PAIR = memory.data(EC_RPAIR_WORDS * 4);
 let built: i32 = 0; // bit id: this instance has filled table id's tables
 
 /** Codes −M … M of a table (L for a row-step table). */
@@ -32,7 +34,10 @@ function lengthsOf(bits: i32): usize {
 @inline function lutOf(bits: i32): usize { return LUT + (<usize>(bits - 2) * <usize>LUT_SIZE << 1); }
 @inline function encOf(bits: i32): usize { return ENC + (<usize>(bits - 2) * 256 << 2); }
 @inline function multiOf(bits: i32): usize { return MULTI + (<usize>(bits - 2) * <usize>LUT_SIZE << 2); }
-@inline function pairOf(bits: i32): usize { return PAIR + (<usize>(bits - 2) * <usize>PAIR_STRIDE << 2); }
+@inline function hasPairs(bits: i32): bool { return bits <= PAIR_MAX_BITS || (bits >= ROW_TABLE + 2 && bits <= ROW_PAIR_MAX); }
+function pairOf(bits: i32): usize {
+  return bits < ROW_TABLE ? PAIR + (<usize>(bits - 2) * <usize>PAIR_STRIDE << 2) : ROW_PAIR + (<usize>unchecked(EC_RPAIR_AT[bits - ROW_TABLE]) << 2);
+}
 
 /** Codes of length l among the first `upto` symbols. */
 function countLen(lens: usize, upto: i32, l: i32): i32 {
@@ -69,7 +74,7 @@ function build(bits: i32): void {
     }
     store<u32>(multi + (<usize>i << 2), count == 0 ? 0 : <u32>used | (<u32>count << 4) | (syms << 8));
   }
-  if (bits <= PAIR_MAX_BITS) {
+  if (hasPairs(bits)) {
     const pair = pairOf(bits);
     for (let a = 0; a < nsym; a++) for (let b = 0; b < nsym; b++) {
       const ea = load<u32>(enc + (<usize>a << 2)), eb = load<u32>(enc + (<usize>b << 2)), la = ea >>> 16;
@@ -86,14 +91,14 @@ let wAcc: u64 = 0, wBits: i32 = 0, wPos: usize = 0, wEnd: usize = 0, wStart: usi
 export function ecWriteBegin(dst: usize, cap: i64, bits: i32): void {
   build(bits);
   wAcc = 0; wBits = 0; wPos = dst; wStart = dst; wEnd = dst + <usize>cap; wEnc = encOf(bits);
-  wPair = bits <= PAIR_MAX_BITS ? pairOf(bits) : 0; wSym = 2 * ecM(bits) + 1;
+  wPair = hasPairs(bits) ? pairOf(bits) : 0; wSym = 2 * ecM(bits) + 1;
 }
 /** Append n byte codes (0 … 2M); false when the stream would pass its capacity. */
 export function ecWrite(codes: usize, n: i32): bool {
   // the state lives in locals inside the loop (globals are memory to the JIT), written back at the end
   let acc = wAcc, nb = wBits, pos = wPos, i = 0;
   const enc = wEnc, end = wEnd, pair = wPair, nsym = wSym;
-  if (pair != 0) for (; i + 2 <= n; i += 2) { // two codes per step: at most 2 · 9 bits onto fewer than 32
+  if (pair != 0) for (; i + 2 <= n; i += 2) { // two codes per step: at most 2 · 12 bits onto fewer than 32
     const ab = <i32>load<u16>(codes + i);
     const e = load<u32>(pair + (<usize>((ab & 255) * nsym + (ab >>> 8)) << 2));
     acc |= <u64>(e & 0xffffff) << <u64>nb;

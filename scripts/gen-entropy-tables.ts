@@ -122,4 +122,7 @@ export const EC_MAX_LEN: i32 = ${MAX_LEN};
 ${rowRows.map((r) => `export const EC_RLEN${r.b} = memory.data<u8>([${r.len.join(', ')}]);`).join('\n')}
 export const EC_RL: StaticArray<i32> = [0, 0, ${rowRows.map((r) => r.L).join(', ')}];
 export const EC_RK: StaticArray<f32> = [0, 0, ${rowRows.map((r) => r.k).join(', ')}];
+// The encoder's two-codes-at-a-time tables for row widths 2 … 5: (2L + 1)² entries each, laid end to end.
+export const EC_RPAIR_AT: StaticArray<i32> = [0, 0, ${rowRows.filter((r) => r.b <= 5).map((r, i, a) => a.slice(0, i).reduce((s, x) => s + (2 * x.L + 1) ** 2, 0)).join(', ')}];
+export const EC_RPAIR_WORDS: i32 = ${rowRows.filter((r) => r.b <= 5).reduce((s, x) => s + (2 * x.L + 1) ** 2, 0)};
 `);
