@@ -10,7 +10,7 @@ import { machine } from './machine.js';
 
 const TOKENS = (process.env.BENCH_TOKENS ?? '1,64,512').split(',').map(Number);
 const FEATURES = (process.env.BENCH_FEATURES ?? '576,2048,4096').split(',').map(Number);
-const CODECS = (process.env.BENCH_CODECS ?? 'int4-g32,outlier-int4-static,bf16,rot128-int4-g128,rot128-int3-g128,outlier-rot128-int4-g128,outlier-int4-static-rows').split(',');
+const CODECS = (process.env.BENCH_CODECS ?? 'int4-g32,outlier-int4-static,bf16,rot128-int4-g128,rot128-int3-g128,outlier-rot128-int4-g128,outlier-int4-static-rows,rot128-int4-row-ec').split(',');
 const OUT = process.env.BENCH_OUT ?? 'docs/results/codec-bench.json';
 const TIME_MS = Number(process.env.BENCH_MS ?? 150);
 

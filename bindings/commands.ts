@@ -60,7 +60,7 @@ export const DEFAULT_BUDGET = 4.25;
 const FIRST_USE_SEQUENCES = 1;
 
 /** The calibration sequences: windows of the calibration part of the text (fixed seed: the same for every run). */
-const calibrationSequences = async (engine: Engine, text: string | undefined, tokens: number, count: number) => {
+export const calibrationSequences = async (engine: Engine, text: string | undefined, tokens: number, count: number) => {
   const corpus = await corpusOf(text);
   return { corpus, seqs: withBos(engine, windows(corpus.calibration, (t) => engine.encode(t, false), tokens - (engine.tok.addBos ? 1 : 0), count, 1234)) };
 };

@@ -14,12 +14,13 @@ export type Selection = 'top-range' | 'random';
 export interface CommMode { name: string; spec: CodecSpec; selection: Selection; exact: boolean; best?: number | null }
 
 /**
- * The codec families `best` allocates over: rotation with dynamic scales and entropy-coded levels (`-ec`, 2–7 bits),
- * without calibrated 16-bit outliers, with the 2 largest-range features (the massive activations some sites carry) and
- * with the paper's ⌊E/64⌋. Given the same families with uniform and with Lloyd–Max levels as well, the allocation took
- * an `-ec` family at all 60 SmolLM2 sites (docs/results/accuracy-frontier.md), so those six are left out.
+ * The codec families `best` allocates over: rotation with one step per row and entropy-coded levels (`-row-ec`, 2–6
+ * bits, wire-format §13), without calibrated 16-bit outliers, with the 2 largest-range features (the massive
+ * activations some sites carry) and with the paper's ⌊E/64⌋. On one Gemma-3 TP 2 profile the allocation over these
+ * three and over them plus §12's per-block families (`-g128-ec`) predicted the same KL (scripts/probe-row-step.ts),
+ * so §12's are left out; before them, uniform and Lloyd–Max levels had lost to §12 at all 60 SmolLM2 sites.
  */
-export const BEST_FAMILIES = ['rot128-int*-g128-ec', 'outlier-rot128-int*-g128-ec-k2', 'outlier-rot128-int*-g128-ec'];
+export const BEST_FAMILIES = ['rot128-int*-row-ec', 'outlier-rot128-int*-row-ec-k2', 'outlier-rot128-int*-row-ec'];
 
 /** The codec of `auto[:CODEC]`: CODEC, or int4-g32. */
 export const autoCodec = (name: string): string => name.split(':')[1] ?? 'int4-g32';
