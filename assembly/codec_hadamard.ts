@@ -9,7 +9,7 @@ import { dequant4 } from './codec_lanes';
 // twice instead of once per stage, and the encoder's range check rides on the last pass.
 
 const SIGN_K: u32 = 0x9e3779b1;
-const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
+export const LIMIT: f32 = 1.2676506002282294e30; // 2^100 (§9)
 
 /** Sign-bit masks of positions i … i+3 (rotSign: top bit of i · 0x9E3779B1). */
 @inline function signMask(i: i32): v128 {

@@ -2,7 +2,7 @@
 // 16-bit outlier features outside the rotation, raw f32 blocks for NaN/Inf. Bit-exact with bindings/codec/rotated.ts;
 // the rotation itself is codec_hadamard.ts, the Huffman stream of -ec codec_ec.ts.
 import { bf16Up, codeAt, dequant4, fromBf16, fromF16Scalar, bf16Scalar, f16Scalar, invScale, pack16, packScalar, unpack16 } from './codec_lanes';
-import { blockInLimit, groupMax, inLimit, inverseFinish, octetFromCodes, rotForward, rotForwardBlock, rotInverse } from './codec_hadamard';
+import { blockInLimit, groupMax, inLimit, inverseFinish, LIMIT, octetFromCodes, rotForward, rotForwardBlock, rotInverse } from './codec_hadamard';
 import { ecM, ecReadBegin, ecRead, ecRowK, ecWrite, ecWriteBegin, ecWriteEnd, ROW_TABLE } from './codec_ec';
 import {
   codeOff, CX_ISOUT_PTR, CX_OUTLIER_PTR, ENTROPY, ROW_STEP, excEntry, excOff, groups, HEADER, LEVELS, OUT_F16, rotBlock, rowBytes, scaleOff, scratchBytes, valOff,
@@ -103,7 +103,7 @@ export function encodeRot(ctx: usize, src: usize, tokens: i32, bits: i32, G: i32
   const R = rotBlock(flags), oPtr = load<usize>(ctx + CX_OUTLIER_PTR), isOut = load<usize>(ctx + CX_ISOUT_PTR);
   const ec = (flags & ENTROPY) != 0; // §12: 2M + 1 levels, zero included, Huffman-coded after the scales
   const rowStep = (flags & ROW_STEP) != 0, table = rowStep ? bits + ROW_TABLE : bits; // §13: one step per row
-  const qmax = ec ? 2 * ecM(table) : (1 << bits) - 1, c = <f32>qmax * 0.5, limit = rowStep ? ROW_LIMIT : <f32>1.2676506002282294e30;
+  const qmax = ec ? 2 * ecM(table) : (1 << bits) - 1, c = <f32>qmax * 0.5, limit = rowStep ? ROW_LIMIT : LIMIT;
   if (ec) ecWriteBegin(dst + <usize>codeOff, <i64>dstCap - codeOff, table);
   const work = scratch, codes8 = scratch + (<usize>F << 2), tmp = scratch + <usize>scratchBytes(F) - 16;
   const f32Size = <i64>HEADER + (<i64>tokens * <i64>F << 2);

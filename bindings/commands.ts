@@ -20,7 +20,7 @@ export const PAPER_MODES = [
 /** Codecs that work, for help texts and hints: every codec of the paper's table and a few variants, each checked by the parser. */
 export const COMM_EXAMPLES: string[] = [...new Set([...PAPER_MODES.map((m) => m.split('@')[0]), 'f16', 'int8-g32-sym', 'outlier-int4-g32-idx'])]
   .filter((m) => { try { return !parseCommMode(m).exact; } catch { return false; } });
-export const CODEC_GRAMMAR = 'f32 | bf16 | f16 | [outlier-|random-]int<2,3,4,5,6,8>-(static | g<16,32,64,128>[-sym]) [-f16] [-idx]';
+export const CODEC_GRAMMAR = 'f32 | bf16 | f16 | [outlier-|random-]int<2,3,4,5,6,8>-(static | g<16,32,64,128>[-sym]) [-f16] [-idx] | [outlier-]rot<64,128>-int<b>-(g<G>[-lm|-ec] | row-ec) [-f16] [-idx] [-k<N>] | best[:B]';
 
 /** parseCommMode, with a hint that lists working modes when the name is not one. */
 export function parseComm(name: string): CommMode {

@@ -33,9 +33,11 @@ function messageBits(mode: string, F: number, tokens: number, siteModes?: string
   return bits;
 }
 
-// one row per mode label (SmolLM2's F = 576; `best` rows use the per-site modes of the SmolLM2 TP 3 run)
+// one row per mode label (SmolLM2's F = 576; `best` rows use the per-site modes of the SmolLM2 TP 3 run of today's
+// families, the row-step ones of the *-best-row.json files)
 const results = new Map<string, RunReport['results'][number]>();
-for (const x of runs.filter((r) => r.model === 'smollm2').concat(runs).flatMap((r) => r.results)) if (!results.has(x.label)) results.set(x.label, x);
+const today = runs.filter((_, i) => files[i].includes('-best-row'));
+for (const x of today.filter((r) => r.model === 'smollm2').concat(runs.filter((r) => r.model === 'smollm2'), runs).flatMap((r) => r.results)) if (!results.has(x.label)) results.set(x.label, x);
 const single = ['| mode | bits/value, 128 × 576 message | 1 × 576 message (all-gather decode step) | decode − prefill | 1 × 192 (rs-ag chunk, TP 3) |', '|---|---|---|---|---|'];
 for (const [label, r] of results) {
   const mode = label.replace(/ \((all-gather|rs-ag)\)$/, '');
@@ -49,9 +51,11 @@ Regenerate: \`node --import tsx scripts/probe-frontier.ts\` (reads docs/results/
 them: [frontier/commands.md](frontier/commands.md)). Intervals in brackets: 95 % bootstrap (2000 resamples; perplexity, KL and
 top-1 over the 4 token windows, task scores over items, "% of exact" paired with exact's outcomes on the same items).
 
-Per-site allocation (\`best:B\`): the \`*-best-ec.json\` runs are today's \`best\`: three families with entropy-coded
-levels (\`-ec\`, wire-format §12; rotation without outliers, with 2 and with E/64 16-bit features), each site's cost
-taken from the bits it measurably sent on the calibration sequences. The \`*-best-lm.json\` runs allocate over the six
+Per-site allocation (\`best:B\`): the \`*-best-row.json\` runs are today's \`best\`: three families with one step per
+row and entropy-coded levels (\`-row-ec\`, wire-format §13; rotation without outliers, with 2 and with E/64 16-bit
+features), each site's cost taken from the bits it measurably sent on the calibration sequences. The \`*-best-ec.json\`
+runs allocated over the same three families with a bf16 scale per 128-block instead (\`-g128-ec\`, §12), on the
+profiles of sessions 12–13. The \`*-best-lm.json\` runs allocate over the six
 families before \`-ec\` (uniform and Lloyd–Max levels); \`kl-smollm2-tp3-best.json\`, \`kl-smollm2-tp3-best-s3.json\`
 (sensitivities from 3 sequences) and \`kl-gemma3-tp*.json\` over three uniform families. Probes (not read here) are in
 \`frontier/probes/\`: best over all nine families with -ec costs modelled at the Gaussian mean (it took -ec at every

@@ -29,6 +29,8 @@ const ids = Array.from({ length: 24 }, (_, i) => 200 + 37 * i);
 const COMMS: (CommConfig | null)[] = [null, { mode: 'int4-g32', algorithm: 'all-gather', fraction: 1 / 64 }, { mode: 'int4-g32', algorithm: 'rs-ag', fraction: 1 / 64 }];
 /** Entropy-coded messages (wire-format §12) have a length that depends on the data: rs-ag at TP 3 sends them both rounds. */
 const EC: CommConfig = { mode: 'rot128-int4-g128-ec', algorithm: 'rs-ag', fraction: 1 / 64 };
+/** The same with one step per row (§13, what `best` allocates over). */
+const ROW_EC: CommConfig = { mode: 'rot128-int4-row-ec', algorithm: 'rs-ag', fraction: 1 / 64 };
 
 async function logitsFor(e: Engine, comm: CommConfig | null) {
   await e.setComm(comm);
@@ -39,7 +41,7 @@ async function logitsFor(e: Engine, comm: CommConfig | null) {
 }
 
 for (const tp of [2, 3]) {
-  test(`TP ${tp} over TCP (${tp - 1} shard process${tp > 2 ? 'es' : ''}): logits bitwise equal to the in-process run, exact and int4-g32 (and -ec at TP 3), shards identical`, async () => {
+  test(`TP ${tp} over TCP (${tp - 1} shard process${tp > 2 ? 'es' : ''}): logits bitwise equal to the in-process run, exact and int4-g32 (and -ec, -row-ec at TP 3), shards identical`, async () => {
     const shards = await Promise.all(Array.from({ length: tp - 1 }, () => startShard()));
     let net: Engine | null = null, mem: Engine | null = null;
     try {
@@ -47,7 +49,7 @@ for (const tp of [2, 3]) {
       mem = await Engine.load('smollm2', { tp, maxBatch: 16, context: 256 });
       assert.equal(net.tp, tp);
       await net.verifyIdentity(true);
-      for (const comm of tp === 2 ? COMMS : [...COMMS.slice(0, 2), EC]) {
+      for (const comm of tp === 2 ? COMMS : [...COMMS.slice(0, 2), EC, ROW_EC]) {
         const a = await logitsFor(net, comm), b = await logitsFor(mem, comm), what = comm ? `${comm.mode} ${comm.algorithm}` : 'exact';
         assert.ok(sameBits(a.pre.logits, b.pre.logits), `${what}: prefill logits differ`);
         assert.ok(sameBits(a.step.logits, b.step.logits), `${what}: decode logits differ`);
