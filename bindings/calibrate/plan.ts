@@ -17,7 +17,7 @@ export interface CommMode { name: string; spec: CodecSpec; selection: Selection;
  * The codec families `best` allocates over: rotation with one step per row and entropy-coded levels (`-row-ec`, 2–6
  * bits, wire-format §13), without calibrated 16-bit outliers, with the 2 largest-range features (the massive
  * activations some sites carry) and with the paper's ⌊E/64⌋. On one Gemma-3 TP 2 profile the allocation over these
- * three and over them plus §12's per-block families (`-g128-ec`) predicted the same KL (scripts/probe-row-step.ts),
+ * three and over them plus §12's per-block families (`-g128-ec`) predicted and measured about the same KL (probe-row-step.ts),
  * so §12's are left out; before them, uniform and Lloyd–Max levels had lost to §12 at all 60 SmolLM2 sites.
  */
 export const BEST_FAMILIES = ['rot128-int*-row-ec', 'outlier-rot128-int*-row-ec-k2', 'outlier-rot128-int*-row-ec'];
