@@ -59,13 +59,19 @@ function agree(ctx: CodecContext, c: SimdCodec, block: Uint8Array, n: number, wh
 }
 const gaussian = (seed: number, n: number) => { const r = new Rng(seed); return Float32Array.from({ length: n }, () => r.normal()); };
 
+/** A complete prefix code: Kraft sum exactly 1, and no code is a prefix of another. */
+function assertCompletePrefixCode(hc: ReturnType<typeof huffmanCode>, what: string): void {
+  const { lengths, codes } = hc;
+  assert.equal(lengths.reduce((s, l) => s + 2 ** -l, 0), 1, `${what}: Kraft sum`);
+  for (let s = 0; s < lengths.length; s++) for (let t = 0; t < lengths.length; t++) if (s !== t && lengths[s] <= lengths[t])
+    assert.notEqual(codes[t] >>> (lengths[t] - lengths[s]), codes[s], `${what}: code ${s} is a prefix of ${t}`);
+}
+
 test('§12 tables: each width is a complete prefix code over 2M + 1 codes, and its mean length on fresh Gaussian blocks is the stated one', () => {
   for (const b of EC_BITS) {
     const hc = huffmanCode(b), { M, lengths, meanBits } = EC_TABLES[b];
     assert.equal(lengths.length, 2 * M + 1);
-    assert.equal(lengths.reduce((s, l) => s + 2 ** -l, 0), 1, `b=${b}: Kraft sum`);
-    for (let s = 0; s < lengths.length; s++) for (let t = 0; t < lengths.length; t++) if (s !== t && lengths[s] <= lengths[t])
-      assert.notEqual(hc.codes[t] >>> (lengths[t] - lengths[s]), hc.codes[s], `b=${b}: code ${s} is a prefix of ${t}`);
+    assertCompletePrefixCode(hc, `b=${b}`);
     const F = 512, T = 64, ctx = makeContext(parseCodec(`rot128-int${b}-g128-ec`), F);
     const blk = encodeReference(ctx, gaussian(100 + b, T * F), T);
     const streamBits = 8 * (blk.length - 32 - 2 * T * 4) / (T * F); // minus header and 4 bf16 scales per row
@@ -140,9 +146,7 @@ test('§13 row-step tables: complete prefix codes over 2L + 1 codes; mean length
     assert.equal(lengths.length, 2 * L + 1);
     assert.equal(L, Math.min(127, Math.ceil(8 / k)));
     assert.equal(Math.fround(k), k, `b=${b}: k is an f32`);
-    assert.equal(lengths.reduce((s, l) => s + 2 ** -l, 0), 1, `b=${b}: Kraft sum`);
-    for (let s = 0; s < lengths.length; s++) for (let t = 0; t < lengths.length; t++) if (s !== t && lengths[s] <= lengths[t])
-      assert.notEqual(hc.codes[t] >>> (lengths[t] - lengths[s]), hc.codes[s], `b=${b}: code ${s} is a prefix of ${t}`);
+    assertCompletePrefixCode(hc, `b=${b}`);
     const F = 576, T = 64, ctx = makeContext(parseCodec(`rot128-int${b}-row-ec`), F);
     const blk = encodeReference(ctx, gaussian(200 + b, T * F), T);
     const streamBits = 8 * (blk.length - 32 - 2 * T) / (T * F); // minus header and one bf16 step per row
